@@ -1,0 +1,120 @@
+"""One error shape for the whole API: {"error": code, "error_description": sentence, "fields"?: {...}}."""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.views import exception_handler
+
+CODES = {
+    exceptions.ParseError: "invalid_request",
+    exceptions.ValidationError: "validation_error",
+    exceptions.NotAuthenticated: "unauthorized",
+    exceptions.AuthenticationFailed: "invalid_token",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.PermissionDenied: "forbidden",
+}
+
+
+def _code(exc: exceptions.APIException) -> str:
+    if getattr(exc, "default_code", None) in {"invalid_token", "plan_forbidden", "insufficient_scope"}:
+        return exc.default_code
+    for exc_class, code in CODES.items():
+        if isinstance(exc, exc_class):
+            return code
+    return getattr(exc, "default_code", "error")
+
+
+def _description(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "The request has invalid fields; see 'fields'."
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return "Authentication required: send 'Authorization: Bearer <access token>' (get one at /auth/token)."
+    if isinstance(exc, exceptions.NotFound):
+        return "Not found."
+    detail = exc.detail
+    return str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
+
+
+def _fields(detail) -> dict:
+    """DRF's nested ErrorDetail lists, flattened to one message string per field path."""
+    if isinstance(detail, list):
+        detail = {"non_field_errors": detail}
+    fields = {}
+    for name, messages in detail.items():
+        if isinstance(messages, dict):
+            fields.update({f"{name}.{key}": value for key, value in _fields(messages).items()})
+        elif isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            for index, item in enumerate(messages):
+                fields.update({f"{name}.{index}.{key}": value for key, value in _fields(item).items()})
+        else:
+            items = messages if isinstance(messages, list) else [messages]
+            fields[name] = " ".join(str(message) for message in items)
+    return fields
+
+
+def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: shape every API error the same way."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = _code(exc)
+    body = {"error": code, "error_description": _description(exc)}
+    if isinstance(exc, exceptions.ValidationError):
+        body["fields"] = _fields(exc.detail)
+    body.update(getattr(exc, "extra", {}))
+    if code == "invalid_token":
+        description = body["error_description"].replace('"', "'")
+        response["WWW-Authenticate"] = f'Bearer realm="charp", error="invalid_token", error_description="{description}"'
+    elif code == "insufficient_scope":
+        response["WWW-Authenticate"] = 'Bearer realm="charp", error="insufficient_scope"'
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    response.data = body
+    return response
+
+
+def _json_error(status: int, error: str, description: str) -> JsonResponse:
+    return JsonResponse({"error": error, "error_description": description}, status=status)
+
+
+# Django's own error views, as JSON, for anything that fails outside DRF (unknown URLs, oversized bodies, crashes).
+def bad_request(request, exception=None):
+    return _json_error(400, "invalid_request", "The request is malformed.")
+
+
+def permission_denied(request, exception=None):
+    return _json_error(403, "forbidden", "You do not have permission to do this.")
+
+
+def page_not_found(request, exception=None):
+    return _json_error(404, "not_found", f"No endpoint at {request.path}. See /docs for the API reference.")
+
+
+def server_error(request):
+    return _json_error(500, "server_error", "Something went wrong on our side. It has been logged; please retry.")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE before anything reads them (DRF reads without limit)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json_error(400, "invalid_request", "The Content-Length header is not a number.")
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return _json_error(413, "request_too_large", f"The request body is larger than {limit} bytes.")
+        return self.get_response(request)

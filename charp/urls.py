@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from vendors import views
+
+handler400 = "charp.errors.bad_request"
+handler403 = "charp.errors.permission_denied"
+handler404 = "charp.errors.page_not_found"
+handler500 = "charp.errors.server_error"
+
+# Every API path answers with and without a trailing slash, never with a redirect (a redirected POST loses its body).
+urlpatterns = [
+    re_path(r"^auth/token/?$", views.TokenView.as_view(), name="auth-token"),
+    re_path(r"^auth/refresh/?$", views.RefreshView.as_view(), name="auth-refresh"),
+    re_path(r"^auth/revoke/?$", views.RevokeView.as_view(), name="auth-revoke"),
+    re_path(
+        r"^\.well-known/oauth-authorization-server/?$",
+        views.authorization_server_metadata,
+        name="oauth-metadata",
+    ),
+    path("admin/", admin.site.urls),
+    path("", include("apiresources.urls")),
+]

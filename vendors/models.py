@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.models import Application
+
+API_FAMILIES = ("brands", "campaigns", "tools")
+
+
+class Plan(models.Model):
+    """A commercial plan: which API families a vendor may call and how much."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    includes_brands = models.BooleanField("Brands API", default=True)
+    includes_campaigns = models.BooleanField("Campaigns API", default=False)
+    includes_tools = models.BooleanField("Tools API", default=False)
+    requests_per_minute = models.PositiveIntegerField()
+    monthly_quota = models.PositiveBigIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
+
+    class Meta:
+        ordering = ["requests_per_minute", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allows(self, api: str) -> bool:
+        return api in API_FAMILIES and getattr(self, f"includes_{api}")
+
+    @property
+    def apis(self) -> list[str]:
+        return [api for api in API_FAMILIES if self.allows(api)]
+
+
+class Vendor(models.Model):
+    """A company calling the API, with one set of OAuth client credentials."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField(blank=True)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="vendors")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="vendor")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vendor")
+    # The secret replaced by the last rotation, hashed, and the end of its grace period: at most two live secrets.
+    previous_secret_hash = models.CharField(max_length=255, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_credentials", "Can create, rotate, suspend and revoke vendor credentials")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def client_id(self) -> str:
+        return self.application.client_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def previous_secret_live(self) -> bool:
+        expires = self.previous_secret_expires_at
+        return bool(self.previous_secret_hash) and expires is not None and expires > timezone.now()
+
+
+class AuditEvent(models.Model):
+    """An append-only record of a staff or command-line action on a vendor."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Vendor created"
+        ROTATE_SECRET = "rotate_secret", "Secret rotated"
+        SUSPEND = "suspend", "Vendor suspended"
+        REACTIVATE = "reactivate", "Vendor reactivated"
+        CHANGE_PLAN = "change_plan", "Plan changed"
+        REVOKE_TOKENS = "revoke_tokens", "Tokens revoked"
+        UPDATE = "update", "Vendor details changed"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=150, help_text="The staff username, or 'command line'.")
+    vendor = models.ForeignKey(Vendor, null=True, on_delete=models.SET_NULL, related_name="audit_events")
+    vendor_name = models.CharField(max_length=200)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.vendor_name} by {self.actor_label}"

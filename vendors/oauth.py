@@ -1,0 +1,181 @@
+"""The OAuth 2.0 engine: django-oauth-toolkit extended through its validator, server and backend hooks."""
+
+import base64
+import binascii
+import json
+from urllib.parse import unquote_plus
+
+from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.scopes import SettingsScopes
+from oauthlib.oauth2 import BearerToken, ResourceEndpoint, RevocationEndpoint, TokenEndpoint
+from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
+
+from .credentials import verify_client_secret
+from .tokens import token_checksum
+
+
+class ClientCredentialsWithRefreshGrant(ClientCredentialsGrant):
+    """Client credentials that also issue a refresh token, as the vendor contract requires.
+
+    RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included; the spec's step 2 includes one, so we do, with
+    rotation, reuse detection and hashed storage as compensating controls (DESIGN.md, decision 2).
+    """
+
+    def create_token_response(self, request, token_handler):
+        headers = self._get_default_headers()
+        try:
+            self.validate_token_request(request)
+        except errors.OAuth2Error as e:
+            headers.update(e.headers)
+            return headers, e.json, e.status_code
+        token = token_handler.create_token(request, refresh_token=True)
+        for modifier in self._token_modifiers:
+            token = modifier(token)
+        self.request_validator.save_token(token, request)
+        return headers, json.dumps(token), 200
+
+
+class Server(TokenEndpoint, ResourceEndpoint, RevocationEndpoint):
+    """Only what Charp serves: client_credentials and refresh_token grants, Bearer tokens, revocation."""
+
+    def __init__(
+        self, request_validator, token_expires_in=None, token_generator=None, refresh_token_generator=None, **kwargs
+    ):
+        bearer = BearerToken(request_validator, token_generator, token_expires_in, refresh_token_generator)
+        grants = {
+            "client_credentials": ClientCredentialsWithRefreshGrant(request_validator),
+            "refresh_token": RefreshTokenGrant(request_validator),
+        }
+        TokenEndpoint.__init__(
+            self, default_grant_type="client_credentials", default_token_type=bearer, grant_types=grants
+        )
+        ResourceEndpoint.__init__(self, default_token="Bearer", token_types={"Bearer": bearer})  # noqa: S106
+        RevocationEndpoint.__init__(self, request_validator, supported_token_types=("access_token", "refresh_token"))
+
+
+class Backend(OAuthLibCore):
+    """Reads parameters that the view has already parsed and type-checked from JSON or a form."""
+
+    def extract_body(self, request):
+        return list(request.oauth_params.items())
+
+    def extract_headers(self, request):
+        headers = super().extract_headers(request)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+
+class PlanScopes(SettingsScopes):
+    """A client may narrow its token to API families of its plan; by default a token covers every family."""
+
+    def get_available_scopes(self, application=None, request=None, *args, **kwargs):
+        vendor = getattr(application, "vendor", None)
+        return vendor.plan.apis if vendor else []
+
+
+class Validator(OAuth2Validator):
+    """DOT's validator with vendor-aware client loading, grace-period secrets and a refresh-race guard."""
+
+    def _load_application(self, client_id, request):
+        if request.client is not None and getattr(request.client, "client_id", None) == client_id:
+            return request.client
+        request.client = None
+        if isinstance(client_id, str) and 0 < len(client_id) <= 255:
+            request.client = (
+                Application.objects.select_related("vendor__plan", "user").filter(
+                    client_id=client_id, vendor__isnull=False
+                )
+            ).first()
+        return request.client
+
+    def _presented_credentials(self, request) -> tuple[str, str] | None:
+        """Client ID and secret from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or else from the body."""
+        request.used_basic_auth = False
+        basic = self._extract_basic_auth(request)
+        if basic is not None:
+            request.used_basic_auth = True
+            try:
+                client_id, secret = base64.b64decode(basic, validate=True).decode().split(":", 1)
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return None
+            return unquote_plus(client_id), unquote_plus(secret)
+        if request.client_id and request.client_secret:
+            return request.client_id, request.client_secret
+        return None
+
+    def authenticate_client(self, request, *args, **kwargs):
+        credentials = self._presented_credentials(request)
+        if credentials is None:
+            return False
+        client_id, secret = credentials
+        if request.client_id and request.client_id != client_id:
+            return False  # Basic and body name different clients
+        client = self._load_application(client_id, request)
+        if not verify_client_secret(getattr(client, "vendor", None), secret):
+            request.client = None
+            return False
+        if not client.vendor.is_active:
+            raise errors.UnauthorizedClientError(
+                description="This client is suspended. Contact Charp support to reactivate it.", request=request
+            )
+        return True
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        return True
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        # Without an explicit scope the token covers every API family and the plan, checked live on each request,
+        # decides; so an upgrade takes effect on tokens already issued, and a downgrade bites at once.
+        if not request.scope:
+            return True
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        previous = getattr(request, "refresh_token_instance", None)
+        if previous is not None:
+            # Of concurrent refreshes of one token only the first to lock it may rotate it; DOT 3.4.1 would hand the
+            # others a 200 with the winner's blank (hashed-at-rest) tokens (DESIGN.md, decision 4).
+            live = RefreshToken.objects.select_for_update().filter(pk=previous.pk, revoked__isnull=True)
+            if not list(live.values_list("pk", flat=True)):
+                raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's
+    # service user (DESIGN.md, decision 2).
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        request.user = request.client.user
+        return super()._create_access_token(expires, request, token, source_refresh_token)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        request.user = request.client.user
+        return super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+
+
+class RefreshValidator(Validator):
+    """For /auth/refresh only: the refresh token alone identifies the client (DESIGN.md, decision 3).
+
+    Client credentials are optional there; if they are sent they must authenticate and match the token's client.
+    """
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        return bool(self._extract_basic_auth(request) or request.client_secret)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        presented = request.refresh_token
+        if not isinstance(presented, str) or not presented:
+            return False
+        owner = (
+            RefreshToken.objects.filter(token_checksum=token_checksum(presented))
+            .values_list("application__client_id", flat=True)
+            .first()
+        )
+        if owner is None or (client_id and client_id != owner):
+            return False
+        client = self._load_application(owner, request)
+        if client is None or not client.vendor.is_active:
+            return False
+        request.client_id = owner
+        return True

@@ -1,0 +1,186 @@
+"""Business actions on vendors. The admin, the management commands and the tests all call these."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, RefreshToken
+
+from .credentials import hash_secret, new_secret
+from .models import AuditEvent, Plan, Vendor
+
+DEFAULT_GRACE = timedelta(hours=24)
+COMMAND_LINE = "command line"
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A freshly issued secret: the only moment its clear value exists."""
+
+    vendor: Vendor
+    client_secret: str
+    previous_secret_expires_at: datetime | None = None
+
+
+def _audit(*, vendor: Vendor, actor: AbstractBaseUser | None, action: str, changes: dict | None = None) -> None:
+    AuditEvent.objects.create(
+        vendor=vendor,
+        vendor_name=vendor.name,
+        actor=actor,
+        actor_label=actor.get_username() if actor else COMMAND_LINE,
+        action=action,
+        changes=changes or {},
+    )
+
+
+def plan_get(*, code: str) -> Plan:
+    try:
+        return Plan.objects.get(code=code)
+    except Plan.DoesNotExist:
+        codes = ", ".join(Plan.objects.values_list("code", flat=True))
+        raise ValidationError(f"Unknown plan '{code}'. Choose one of: {codes}.") from None
+
+
+def vendor_get(*, client_id: str) -> Vendor:
+    try:
+        return Vendor.objects.select_related("plan", "application").get(application__client_id=client_id)
+    except Vendor.DoesNotExist:
+        raise ValidationError(f"No vendor has the client ID '{client_id}'.") from None
+
+
+@transaction.atomic
+def vendor_create(
+    *, name: str, plan: Plan, contact_email: str = "", actor: AbstractBaseUser | None = None
+) -> IssuedSecret:
+    """Register a vendor with a service user and confidential client-credentials OAuth client."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("A vendor name is required (at most 200 characters).")
+    if contact_email:
+        validate_email(contact_email)
+    secret = new_secret()
+    application = Application(
+        name=name,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=hash_secret(secret),
+        hash_client_secret=True,
+    )
+    user = get_user_model().objects.create_user(username=f"vendor-{application.client_id}"[:150])
+    application.user = user
+    application.save()
+    vendor = Vendor.objects.create(
+        name=name, contact_email=contact_email, plan=plan, application=application, user=user
+    )
+    _audit(
+        vendor=vendor,
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        changes={"plan": plan.code, "client_id": application.client_id},
+    )
+    return IssuedSecret(vendor=vendor, client_secret=secret)
+
+
+@transaction.atomic
+def vendor_secret_rotate(
+    *,
+    vendor: Vendor,
+    grace: timedelta = DEFAULT_GRACE,
+    revoke_tokens: bool = False,
+    actor: AbstractBaseUser | None = None,
+) -> IssuedSecret:
+    """Issue a new secret; the current one keeps working for `grace`, and any older grace ends now."""
+    if grace < timedelta(0):
+        raise ValidationError("The grace period cannot be negative.")
+    vendor = Vendor.objects.select_for_update().select_related("application").get(pk=vendor.pk)
+    application = vendor.application
+    secret = new_secret()
+    if grace:
+        vendor.previous_secret_hash = application.client_secret
+        vendor.previous_secret_expires_at = timezone.now() + grace
+    else:
+        vendor.previous_secret_hash = ""
+        vendor.previous_secret_expires_at = None
+    application.client_secret = hash_secret(secret)
+    application.save(update_fields=["client_secret", "updated"])
+    vendor.save(update_fields=["previous_secret_hash", "previous_secret_expires_at", "updated_at"])
+    changes = {"grace_seconds": int(grace.total_seconds()), "revoke_tokens": revoke_tokens}
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.ROTATE_SECRET, changes=changes)
+    if revoke_tokens:
+        vendor_tokens_revoke(vendor=vendor, actor=actor)
+    return IssuedSecret(
+        vendor=vendor, client_secret=secret, previous_secret_expires_at=vendor.previous_secret_expires_at
+    )
+
+
+@transaction.atomic
+def vendor_plan_set(*, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | None = None) -> Vendor:
+    """Move a vendor to another plan; it applies to tokens already issued, on their next request."""
+    previous = vendor.plan
+    if previous.pk == plan.pk:
+        return vendor
+    vendor.plan = plan
+    vendor.save(update_fields=["plan", "updated_at"])
+    _audit(
+        vendor=vendor,
+        actor=actor,
+        action=AuditEvent.Action.CHANGE_PLAN,
+        changes={"from": previous.code, "to": plan.code},
+    )
+    return vendor
+
+
+@transaction.atomic
+def vendor_suspend(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
+    """Suspend a vendor: every token dies now and no new one is issued until reactivation."""
+    if vendor.status == Vendor.Status.SUSPENDED:
+        return vendor
+    vendor.status = Vendor.Status.SUSPENDED
+    vendor.save(update_fields=["status", "updated_at"])
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.SUSPEND)
+    vendor_tokens_revoke(vendor=vendor, actor=actor)
+    return vendor
+
+
+@transaction.atomic
+def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
+    if vendor.status == Vendor.Status.ACTIVE:
+        return vendor
+    vendor.status = Vendor.Status.ACTIVE
+    vendor.save(update_fields=["status", "updated_at"])
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.REACTIVATE)
+    return vendor
+
+
+@transaction.atomic
+def vendor_tokens_revoke(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> int:
+    """Revoke every access and refresh token of a vendor; returns how many access tokens died."""
+    now = timezone.now()
+    refreshed = RefreshToken.objects.filter(application_id=vendor.application_id, revoked__isnull=True)
+    refresh_count = refreshed.update(revoked=now, updated=now)
+    access_count = (
+        AccessToken.objects.filter(application_id=vendor.application_id).delete()[1].get(AccessToken._meta.label, 0)
+    )
+    changes = {"access_tokens": access_count, "refresh_tokens": refresh_count}
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.REVOKE_TOKENS, changes=changes)
+    return access_count
+
+
+@transaction.atomic
+def access_token_revoke(*, vendor: Vendor, token_id: int, actor: AbstractBaseUser | None = None) -> bool:
+    """Revoke one access token of a vendor (and the refresh token bound to it)."""
+    token = AccessToken.objects.filter(pk=token_id, application_id=vendor.application_id).first()
+    if token is None:
+        return False
+    bound = RefreshToken.objects.filter(access_token=token).first()
+    if bound is not None:
+        bound.revoke()
+    else:
+        token.revoke()
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.REVOKE_TOKENS, changes={"access_token_id": token_id})
+    return True

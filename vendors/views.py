@@ -1,0 +1,177 @@
+"""The authorization server's HTTP endpoints: /auth/token, /auth/refresh, /auth/revoke and RFC 8414 metadata."""
+
+import json
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.settings import oauth2_settings
+
+from .oauth import RefreshValidator, Validator
+
+MAX_PARAMETER_LENGTH = 4096
+GRANT_TYPES = ("client_credentials", "refresh_token")
+DEFAULT_DESCRIPTIONS = {
+    "invalid_client": "Client authentication failed: unknown client ID or wrong client secret.",
+    "invalid_grant": "The refresh token is invalid, expired, revoked or already used.",
+    "unsupported_grant_type": "Supported grant types are client_credentials and refresh_token.",
+    "invalid_scope": "The requested scope is unknown or not included in this client's plan.",
+    "unauthorized_client": "This client may not use this grant.",
+    "unsupported_token_type": "token_type_hint must be access_token or refresh_token.",
+    "invalid_request": "The request is malformed.",
+}
+
+
+class InvalidRequest(Exception):
+    def __init__(self, description: str, status: int = 400):
+        super().__init__(description)
+        self.description = description
+        self.status = status
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    """An RFC 6749 §5.2 error response."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    return _no_store(response)
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def parse_parameters(request: HttpRequest) -> dict[str, str]:
+    """Token-endpoint parameters from a JSON object or a form body, every value a bounded string."""
+    try:
+        if request.content_type == "application/json":
+            try:
+                data = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidRequest("The request body is not valid JSON.") from None
+            if not isinstance(data, dict):
+                raise InvalidRequest("The JSON body must be an object.")
+            params = {key: value for key, value in data.items() if value is not None}
+        elif request.content_type == "application/x-www-form-urlencoded":
+            params = {}
+            for key, values in request.POST.lists():
+                if len(values) > 1:
+                    raise InvalidRequest(f"The parameter '{key}' appears more than once.")
+                params[key] = values[0]
+        else:
+            raise InvalidRequest(
+                "Send parameters as application/json or application/x-www-form-urlencoded.", status=415
+            )
+    except RequestDataTooBig:
+        raise InvalidRequest("The request body is too large.", status=413) from None
+    for key, value in params.items():
+        if not isinstance(value, str):
+            raise InvalidRequest(f"The parameter '{key}' must be a string.")
+        if len(value) > MAX_PARAMETER_LENGTH or "\x00" in value:
+            raise InvalidRequest(f"The parameter '{key}' is too long or contains invalid characters.")
+    return params
+
+
+@cache
+def _core(validator_class: type) -> object:
+    server = oauth2_settings.OAUTH2_SERVER_CLASS(validator_class(), **oauth2_settings.server_kwargs)
+    return oauth2_settings.OAUTH2_BACKEND_CLASS(server)
+
+
+def _oauthlib_response(request: HttpRequest, headers: dict, body: str, status: int) -> HttpResponse:
+    """Turn oauthlib's answer into ours: always a description, the client's own challenge scheme on a 401."""
+    if status >= 400:
+        payload = json.loads(body)
+        error = payload.get("error", "invalid_request")
+        description = payload.get("error_description") or DEFAULT_DESCRIPTIONS.get(error, "The request failed.")
+        response = oauth_error(error, description, status)
+        if status == 401:
+            # RFC 6749 §5.2: answer with the scheme the client used; clients authenticate with Basic here.
+            response["WWW-Authenticate"] = 'Basic realm="charp", error="invalid_client"'
+        return response
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for key, value in headers.items():
+        if key.lower() != "content-type":
+            response[key] = value
+    return _no_store(response)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class OAuthView(View):
+    """Parses and type-checks the body, then hands the parameters to django-oauth-toolkit's oauthlib core."""
+
+    http_method_names = ["post", "options"]
+    validator_class: type = Validator
+    default_grant_type: str | None = None
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = oauth_error("invalid_request", f"Use POST for {request.path}.", status=405)
+        response["Allow"] = "POST"
+        return response
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            params = parse_parameters(request)
+        except InvalidRequest as exc:
+            return oauth_error("invalid_request", exc.description, exc.status)
+        if self.default_grant_type and "grant_type" not in params:
+            params["grant_type"] = "refresh_token" if "refresh_token" in params else self.default_grant_type
+        request.oauth_params = params
+        return self.respond(request, params)
+
+    def respond(self, request: HttpRequest, params: dict[str, str]) -> HttpResponse:
+        if params.get("grant_type") not in (*GRANT_TYPES, None):
+            return oauth_error("unsupported_grant_type", DEFAULT_DESCRIPTIONS["unsupported_grant_type"])
+        _uri, headers, body, status = _core(self.validator_class).create_token_response(request)
+        return _oauthlib_response(request, headers, body, status)
+
+
+class TokenView(OAuthView):
+    """POST /auth/token: client credentials (JSON as in the spec, or RFC 6749 form) and refresh_token grants."""
+
+    default_grant_type = "client_credentials"
+
+
+class RefreshView(OAuthView):
+    """POST /auth/refresh: rotate a refresh token; client credentials optional but checked when sent."""
+
+    default_grant_type = "refresh_token"
+    validator_class = RefreshValidator
+
+    def respond(self, request, params):
+        if params["grant_type"] != "refresh_token":
+            return oauth_error("unsupported_grant_type", "Only grant_type=refresh_token is accepted here.")
+        return super().respond(request, params)
+
+
+class RevokeView(OAuthView):
+    """POST /auth/revoke: RFC 7009 revocation; 200 for unknown tokens too."""
+
+    def respond(self, request, params):
+        _uri, headers, body, status = _core(self.validator_class).create_revocation_response(request)
+        if status == 200:
+            return _no_store(JsonResponse({}, status=200))
+        return _oauthlib_response(request, headers, body, status)
+
+
+def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
+    """RFC 8414 metadata listing only what is served."""
+    base = request.build_absolute_uri("/").rstrip("/")
+    auth_methods = ["client_secret_basic", "client_secret_post"]
+    return JsonResponse(
+        {
+            "issuer": settings.JWT_ISSUER,
+            "token_endpoint": f"{base}/auth/token",
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint": f"{base}/auth/revoke",
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "grant_types_supported": list(GRANT_TYPES),
+            "response_types_supported": [],
+            "scopes_supported": list(oauth2_settings.SCOPES),
+            "service_documentation": f"{base}/docs",
+        }
+    )
