@@ -1,5 +1,7 @@
 """Shared personas and helpers: vendors on each plan, real tokens from the real token endpoint."""
 
+import importlib
+import json
 import os
 
 import pytest
@@ -19,7 +21,19 @@ def api():
 
 
 @pytest.fixture
-def make_vendor(db):
+def plans(db):
+    """The seeded plans; re-seeded when a transactional test before this one flushed the tables."""
+    from django.apps import apps
+
+    from vendors.models import Plan
+
+    if not Plan.objects.exists():
+        importlib.import_module("vendors.migrations.0002_seed_plans").seed(apps, None)
+    return {plan.code: plan for plan in Plan.objects.all()}
+
+
+@pytest.fixture
+def make_vendor(plans):
     """Create a vendor on a plan; returns the IssuedSecret (vendor + its clear secret)."""
 
     def make(plan: str = "free", name: str | None = None, **kwargs):
@@ -48,7 +62,7 @@ def enterprise_vendor(make_vendor):
 def get_token(client, issued, **extra) -> dict:
     """Exchange a vendor's credentials at /auth/token exactly as the spec's curl example does."""
     body = {"client_id": issued.vendor.client_id, "client_secret": issued.client_secret, **extra}
-    response = client.post("/auth/token", body, format="json")
+    response = client.post("/auth/token", json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
     return response.json()
 

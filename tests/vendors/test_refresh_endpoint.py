@@ -1,0 +1,179 @@
+"""POST /auth/refresh (and grant_type=refresh_token at /auth/token): rotation, reuse detection, expiry, races."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, RefreshToken
+
+from tests.conftest import get_token, on_postgres
+from vendors import services
+
+from .oauth_helpers import as_json, credentials, form
+
+pytestmark = pytest.mark.django_db
+
+
+def refresh(client, refresh_token: str, **extra):
+    return as_json(client, "/auth/refresh", {"refresh_token": refresh_token, **extra})
+
+
+def test_it_refreshes_with_the_spec_json_request_and_no_client_credentials(client, api, free_vendor):
+    first = get_token(api, free_vendor)
+
+    response = refresh(client, first["refresh_token"])
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    second = response.json()
+    assert second["token_type"] == "Bearer" and second["expires_in"] == 3600
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
+    assert api.get("/brands", HTTP_AUTHORIZATION=f"Bearer {second['access_token']}").status_code == 200
+
+
+def test_refreshing_retires_the_previous_pair(client, api, free_vendor):
+    first = get_token(api, free_vendor)
+
+    refresh(client, first["refresh_token"])
+
+    assert api.get("/brands", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}").status_code == 401
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
+
+
+def test_reusing_a_refresh_token_revokes_the_whole_family(client, api, free_vendor):
+    first = get_token(api, free_vendor)
+    second = refresh(client, first["refresh_token"]).json()
+
+    replay = refresh(client, first["refresh_token"])
+
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    assert api.get("/brands", HTTP_AUTHORIZATION=f"Bearer {second['access_token']}").status_code == 401
+    assert refresh(client, second["refresh_token"]).json()["error"] == "invalid_grant"
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert not AccessToken.objects.exists()
+
+
+def test_reuse_detection_spares_other_token_families_of_the_vendor(client, api, free_vendor):
+    stolen = get_token(api, free_vendor)
+    other_session = get_token(api, free_vendor)
+    refresh(client, stolen["refresh_token"])
+
+    refresh(client, stolen["refresh_token"])
+
+    assert refresh(client, other_session["refresh_token"]).status_code == 200
+
+
+def test_form_refresh_at_the_token_endpoint_requires_client_authentication(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+    issued = free_vendor
+
+    anonymous = form(client, "/auth/token", {"grant_type": "refresh_token", "refresh_token": token})
+    assert anonymous.status_code == 401
+    authed = form(
+        client,
+        "/auth/token",
+        {"grant_type": "refresh_token", "refresh_token": token},
+        basic=(issued.vendor.client_id, issued.client_secret),
+    )
+    assert authed.status_code == 200
+
+
+def test_form_refresh_at_the_refresh_endpoint_works(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+
+    response = form(client, "/auth/refresh", {"grant_type": "refresh_token", "refresh_token": token})
+
+    assert response.status_code == 200
+
+
+def test_credentials_sent_to_refresh_must_match_the_token(client, api, free_vendor, make_vendor):
+    other = make_vendor("free")
+    token = get_token(api, free_vendor)["refresh_token"]
+
+    wrong_owner = refresh(client, token, **credentials(other))
+    assert wrong_owner.status_code == 400 and wrong_owner.json()["error"] == "invalid_grant"
+    wrong_secret = refresh(client, token, client_id=free_vendor.vendor.client_id, client_secret="bad")
+    assert wrong_secret.status_code == 401
+    wrong_id_alone = refresh(client, token, client_id=other.vendor.client_id)
+    assert wrong_id_alone.status_code == 401
+    assert refresh(client, token, **credentials(free_vendor)).status_code == 200
+
+
+def test_an_unknown_refresh_token_is_refused_without_a_500(client, db):
+    for body in ({"refresh_token": "made-up"}, {"refresh_token": ""}, {}):
+        response = as_json(client, "/auth/refresh", body)
+        assert response.status_code in (400, 401)
+        assert response.json()["error"] in ("invalid_grant", "invalid_client", "invalid_request")
+
+
+def test_only_the_refresh_grant_is_accepted_at_the_refresh_endpoint(client, free_vendor):
+    response = as_json(client, "/auth/refresh", {"grant_type": "client_credentials", **credentials(free_vendor)})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+
+
+def test_a_refresh_token_dies_after_30_days_of_disuse(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+    AccessToken.objects.update(expires=timezone.now() - timedelta(days=30, seconds=1))
+
+    response = refresh(client, token)
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_still_works_within_30_days(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+    AccessToken.objects.update(expires=timezone.now() - timedelta(days=29))
+
+    assert refresh(client, token).status_code == 200
+
+
+def test_a_suspended_vendor_cannot_refresh(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+    services.vendor_suspend(vendor=free_vendor.vendor)
+
+    assert refresh(client, token).status_code in (400, 401)
+    services.vendor_reactivate(vendor=free_vendor.vendor)
+    assert refresh(client, token).status_code in (400, 401)
+
+
+def test_a_narrowed_scope_is_kept_across_refreshes(client, api, enterprise_vendor):
+    token = get_token(api, enterprise_vendor, scope="brands")["refresh_token"]
+
+    assert refresh(client, token).json()["scope"] == "brands"
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(free_vendor):
+    token = get_token(Client(), free_vendor)["refresh_token"]
+    results = []
+    barrier = threading.Barrier(6)
+
+    def attempt():
+        barrier.wait()
+        try:
+            response = refresh(Client(), token)
+            results.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [body for status, body in results if status == 200]
+    losers = [body for status, body in results if status != 200]
+    assert len(winners) == 1, results
+    assert winners[0]["access_token"] and winners[0]["refresh_token"]
+    assert all(body["error"] == "invalid_grant" for body in losers)
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
+    assert AccessToken.objects.filter(source_refresh_token__isnull=False).count() == 1
