@@ -32,7 +32,8 @@ def test_suspending_cuts_access_at_once(manager_client, manager, free_vendor, as
     assert Vendor.objects.get(pk=free_vendor.vendor.pk).status == Vendor.Status.SUSPENDED
     assert vendor_api.get("/brands").status_code == 401
     body = {"client_id": free_vendor.vendor.client_id, "client_secret": free_vendor.client_secret}
-    assert api.post("/auth/token", body, format="json").status_code in (400, 401)
+    refused = api.post("/auth/token", body, format="json")
+    assert (refused.status_code, refused.json()["error"]) == (400, "unauthorized_client")
     assert AuditEvent.objects.get(action=AuditEvent.Action.SUSPEND).actor == manager
     page = manager_client.get(response["Location"]).content.decode()
     assert "is suspended" in page and url(free_vendor.vendor, "reactivate") in page
