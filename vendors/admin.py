@@ -37,6 +37,10 @@ for _model in (
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
 
+admin.site.site_header = "Charp staff portal"
+admin.site.site_title = "Charp staff portal"
+admin.site.index_title = "Vendors, credentials and audit log"
+
 GRACE_CHOICES = [
     (0, "None: the current secret stops working now"),
     (3600, "1 hour"),
@@ -460,7 +464,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="What changed")
     def changes_display(self, event: AuditEvent) -> str:
-        return "; ".join(f"{key}: {_change_text(value)}" for key, value in event.changes.items()) or "—"
+        changes = event.changes
+        if set(changes) == {"from", "to"}:
+            return f"{changes['from']} → {changes['to']}"
+        # Sorted: PostgreSQL's jsonb does not keep the keys in the order they were written.
+        return "; ".join(f"{key}: {_change_text(changes[key])}" for key in sorted(changes)) or "—"
 
 
 def _change_text(value) -> str:
