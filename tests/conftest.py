@@ -87,3 +87,30 @@ def as_vendor(token_for):
         return authed
 
     return client
+
+
+@pytest.fixture
+def make_staff(db):
+    """A staff user holding the given permissions ("vendors.view_vendor", …); a password only when a test logs in."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    def make(username: str, *perms: str, password: str | None = None):
+        user = get_user_model().objects.create_user(username=username, password=password, is_staff=True)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return user
+
+    return make
+
+
+# The two staff roles of the portal: one may manage credentials, the other may only look.
+MANAGER_PERMS = (
+    "vendors.view_vendor",
+    "vendors.add_vendor",
+    "vendors.change_vendor",
+    "vendors.manage_credentials",
+    "vendors.view_auditevent",
+)
+VIEWER_PERMS = ("vendors.view_vendor", "vendors.view_auditevent")

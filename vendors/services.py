@@ -119,6 +119,34 @@ def vendor_secret_rotate(
 
 
 @transaction.atomic
+def vendor_update(
+    *, vendor: Vendor, name: str, contact_email: str = "", actor: AbstractBaseUser | None = None
+) -> Vendor:
+    """Change a vendor's name or contact email; the OAuth client's name follows the vendor's."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("A vendor name is required (at most 200 characters).")
+    if contact_email:
+        validate_email(contact_email)
+    # Compare with the stored row, not the caller's instance, which a form may already have modified.
+    vendor = Vendor.objects.select_for_update().select_related("application").get(pk=vendor.pk)
+    changes = {
+        field: [getattr(vendor, field), value]
+        for field, value in (("name", name), ("contact_email", contact_email))
+        if getattr(vendor, field) != value
+    }
+    if not changes:
+        return vendor
+    vendor.name, vendor.contact_email = name, contact_email
+    vendor.save(update_fields=["name", "contact_email", "updated_at"])
+    if "name" in changes:
+        vendor.application.name = name
+        vendor.application.save(update_fields=["name", "updated"])
+    _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.UPDATE, changes=changes)
+    return vendor
+
+
+@transaction.atomic
 def vendor_plan_set(*, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | None = None) -> Vendor:
     """Move a vendor to another plan; it applies to tokens already issued, on their next request."""
     previous = vendor.plan

@@ -1,0 +1,477 @@
+"""The staff portal: vendors, their credentials and the audit log; every action goes through vendors.services."""
+
+from datetime import timedelta
+
+import oauth2_provider.admin  # noqa: F401  (registers DOT's admin classes, so that they can be removed below)
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timesince import timeuntil
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+
+from . import services
+from .models import AuditEvent, Plan, Vendor
+
+MANAGE_CREDENTIALS = "vendors.manage_credentials"
+
+# DOT's own pages edit client secrets and list token rows directly: they would be a way around the services and
+# the audit log, so the portal offers the vendor pages instead.
+for _model in (
+    get_application_model(),
+    get_access_token_model(),
+    get_refresh_token_model(),
+    get_grant_model(),
+    get_id_token_model(),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+admin.site.site_header = "Charp staff portal"
+admin.site.site_title = "Charp staff portal"
+admin.site.index_title = "Vendors, credentials and audit log"
+
+GRACE_CHOICES = [
+    (0, "None: the current secret stops working now"),
+    (3600, "1 hour"),
+    (24 * 3600, "24 hours"),
+    (7 * 24 * 3600, "7 days"),
+]
+
+
+class RotateSecretForm(forms.Form):
+    grace = forms.TypedChoiceField(
+        label="Keep the current secret working for",
+        choices=GRACE_CHOICES,
+        coerce=int,
+        initial=int(services.DEFAULT_GRACE.total_seconds()),
+        widget=forms.RadioSelect,
+    )
+    revoke_tokens = forms.BooleanField(
+        label="Also revoke every current access and refresh token now",
+        required=False,
+    )
+
+
+class PlanForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None)
+
+
+def _local(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "apis_display", "requests_per_minute", "quota_display"]
+    ordering = ["requests_per_minute", "code"]
+
+    @admin.display(description="APIs")
+    def apis_display(self, plan: Plan) -> str:
+        return ", ".join(api.capitalize() for api in plan.apis) or "none"
+
+    @admin.display(description="Monthly quota")
+    def quota_display(self, plan: Plan) -> str:
+        return "unlimited" if plan.monthly_quota is None else f"{plan.monthly_quota:,}"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Vendor)
+class VendorAdmin(admin.ModelAdmin):
+    list_display = ["name", "client_id_display", "plan", "status_display", "created_at", "recent_usage"]
+    list_filter = ["plan", "status", "created_at"]
+    list_select_related = ["plan", "application"]
+    search_fields = ["name", "contact_email", "application__client_id"]
+    date_hierarchy = "created_at"
+
+    # --- Permissions: viewing vendors and managing their credentials are separate ---------------------------------
+
+    def can_manage(self, request) -> bool:
+        return request.user.has_perm(MANAGE_CREDENTIALS)
+
+    def has_add_permission(self, request) -> bool:
+        # Adding a vendor issues credentials.
+        return super().has_add_permission(request) and self.can_manage(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A vendor is suspended, never deleted: its audit trail and tokens' history must stay attached.
+        return False
+
+    def _forbidden(self, request, action: str) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "title": "Permission required", "action": action}
+        return TemplateResponse(request, "admin/vendors/forbidden.html", context, status=403)
+
+    # --- Forms ----------------------------------------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            description = "Saving creates the vendor's OAuth client and shows its client secret once."
+            return [(None, {"fields": ["name", "contact_email", "plan"], "description": description})]
+        return [
+            (None, {"fields": ["name", "contact_email"]}),
+            ("Plan and status", {"fields": ["plan", "status_display", "recent_usage"]}),
+            ("Credentials", {"fields": ["client_id_display", "secret_status", "token_summary"]}),
+            ("Dates", {"fields": ["created_at", "updated_at"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # The plan and status change only through their own confirmed, audited actions.
+        return [
+            "plan",
+            "status_display",
+            "recent_usage",
+            "client_id_display",
+            "secret_status",
+            "token_summary",
+            "created_at",
+            "updated_at",
+        ]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            services.vendor_update(
+                vendor=obj, name=data["name"], contact_email=data["contact_email"], actor=request.user
+            )
+            return
+        issued = services.vendor_create(
+            name=data["name"], contact_email=data["contact_email"], plan=data["plan"], actor=request.user
+        )
+        created = issued.vendor
+        # The admin logs the addition and answers with `obj`: give it the created row's identity.
+        obj.pk, obj.application, obj.user = created.pk, created.application, created.user
+        obj.status, obj.created_at, obj.updated_at = created.status, created.created_at, created.updated_at
+        obj._state.adding, obj._state.db = False, created._state.db
+        # Kept on this request's object only, for response_add: never in the session, a message or a log.
+        obj._issued_secret = issued
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            return self._forbidden(request, "add vendors")
+        return super().add_view(request, form_url, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        issued = getattr(obj, "_issued_secret", None)
+        if issued is None:
+            return super().response_add(request, obj, post_url_continue)
+        return self._secret_response(request, issued, title=f"{issued.vendor} is ready: copy its credentials")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_manage": self.can_manage(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- Read-only displays ---------------------------------------------------------------------------------------
+
+    @admin.display(description="Client ID", ordering="application__client_id")
+    def client_id_display(self, vendor: Vendor) -> str:
+        return format_html("<code>{}</code>", vendor.client_id)
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, vendor: Vendor) -> str:
+        return format_html(
+            '<span class="charp-status charp-status-{}">{}</span>', vendor.status, vendor.get_status_display()
+        )
+
+    @admin.display(description="Recent usage")
+    def recent_usage(self, vendor: Vendor) -> str:
+        # Request metering arrives with the plan-limits work; until then there is nothing true to show.
+        return format_html('<span title="{}">—</span>', "Request metering is not enabled yet.")
+
+    @admin.display(description="Client secret")
+    def secret_status(self, vendor: Vendor) -> str:
+        if vendor.previous_secret_live:
+            expires = vendor.previous_secret_expires_at
+            return format_html(
+                "Two live secrets: the previous one still works until <strong>{}</strong> (in {}).",
+                _local(expires),
+                timeuntil(expires),
+            )
+        return "One live secret. Charp keeps only its hash; it cannot be shown again."
+
+    @admin.display(description="Tokens")
+    def token_summary(self, vendor: Vendor) -> str:
+        count = self._active_tokens(vendor).count()
+        url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])
+        label = "1 active access token" if count == 1 else f"{count} active access tokens"
+        return format_html('{} · <a href="{}">View tokens</a>', label, url)
+
+    # --- Credential actions ---------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        def route(suffix: str, view, name: str, *, manage: bool):
+            return path(
+                f"<int:object_id>/{suffix}",
+                self.admin_site.admin_view(self._vendor_view(view, manage=manage)),
+                name=f"vendors_vendor_{name}",
+            )
+
+        # Ours come first: the admin's own "<path:object_id>/" catch-all would swallow them.
+        return [
+            route("rotate-secret/", self.rotate_secret_view, "rotate_secret", manage=True),
+            route("suspend/", self.suspend_view, "suspend", manage=True),
+            route("reactivate/", self.reactivate_view, "reactivate", manage=True),
+            route("plan/", self.plan_view, "plan", manage=True),
+            route("tokens/", self.tokens_view, "tokens", manage=False),
+            route("tokens/revoke-all/", self.tokens_revoke_all_view, "tokens_revoke_all", manage=True),
+            route("tokens/<int:token_id>/revoke/", self.token_revoke_view, "token_revoke", manage=True),
+            *super().get_urls(),
+        ]
+
+    def _vendor_view(self, view, *, manage: bool):
+        """Check the permissions, then load the vendor, then call `view(request, vendor, **kwargs)`."""
+
+        def checked(request, object_id, **kwargs):
+            if not self.has_view_permission(request):
+                return self._forbidden(request, "view vendors")
+            if manage and not self.can_manage(request):
+                return self._forbidden(request, "manage vendor credentials")
+            vendor = self.get_object(request, str(object_id))
+            if vendor is None:
+                return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+            return view(request, vendor, **kwargs)
+
+        return checked
+
+    def _render(self, request, template: str, vendor: Vendor, **context) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": vendor,
+            "vendor": vendor,
+            "can_manage": self.can_manage(request),
+            **context,
+        }
+        return TemplateResponse(request, f"admin/vendors/vendor/{template}", context)
+
+    def _confirm(self, request, vendor: Vendor, *, title: str, consequences: list[str], button: str, danger=False):
+        return self._render(
+            request, "confirm.html", vendor, title=title, consequences=consequences, button=button, danger=danger
+        )
+
+    def _secret_response(
+        self, request, issued: services.IssuedSecret, *, title: str, rotated: bool = False
+    ) -> TemplateResponse:
+        context = {
+            "title": title,
+            "rotated": rotated,
+            "client_id": issued.vendor.client_id,
+            "client_secret": issued.client_secret,
+            "previous_secret_expires_at": issued.previous_secret_expires_at,
+        }
+        response = self._render(request, "secret_issued.html", issued.vendor, **context)
+        # Answered to the POST itself, never redirected to: no later page, cache or history entry holds the secret.
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+    def _change_url(self, vendor: Vendor) -> str:
+        return reverse("admin:vendors_vendor_change", args=[vendor.pk])
+
+    def _active_tokens(self, vendor: Vendor):
+        # Only the columns shown: the token value's checksum is never even loaded.
+        return (
+            get_access_token_model()
+            .objects.filter(application_id=vendor.application_id, expires__gt=timezone.now())
+            .only("id", "created", "expires", "scope", "source_refresh_token_id")
+            .order_by("-created", "-id")
+        )
+
+    def rotate_secret_view(self, request, vendor: Vendor):
+        form = RotateSecretForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            grace = timedelta(seconds=form.cleaned_data["grace"])
+            revoke_tokens = form.cleaned_data["revoke_tokens"]
+            issued = services.vendor_secret_rotate(
+                vendor=vendor, grace=grace, revoke_tokens=revoke_tokens, actor=request.user
+            )
+            self.log_change(request, vendor, "Rotated the client secret.")
+            return self._secret_response(request, issued, title=f"New secret for {vendor}: copy it now", rotated=True)
+        return self._render(request, "rotate_secret.html", vendor, title=f"Rotate the secret of {vendor}", form=form)
+
+    def suspend_view(self, request, vendor: Vendor):
+        if not vendor.is_active:
+            self.message_user(request, f"{vendor} is already suspended.", messages.INFO)
+            return HttpResponseRedirect(self._change_url(vendor))
+        if request.method == "POST":
+            count = self._active_tokens(vendor).count()
+            services.vendor_suspend(vendor=vendor, actor=request.user)
+            self.log_change(request, vendor, "Suspended the vendor.")
+            self.message_user(
+                request, f"{vendor} is suspended; {count} active access token(s) were revoked.", messages.SUCCESS
+            )
+            return HttpResponseRedirect(self._change_url(vendor))
+        return self._confirm(
+            request,
+            vendor,
+            title=f"Suspend {vendor}?",
+            consequences=[
+                "Every access and refresh token of this vendor stops working immediately.",
+                "No new token is issued until the vendor is reactivated; its secret is kept.",
+            ],
+            button="Yes, suspend",
+            danger=True,
+        )
+
+    def reactivate_view(self, request, vendor: Vendor):
+        if vendor.is_active:
+            self.message_user(request, f"{vendor} is already active.", messages.INFO)
+            return HttpResponseRedirect(self._change_url(vendor))
+        if request.method == "POST":
+            services.vendor_reactivate(vendor=vendor, actor=request.user)
+            self.log_change(request, vendor, "Reactivated the vendor.")
+            self.message_user(request, f"{vendor} is active again and can get new tokens.", messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(vendor))
+        return self._confirm(
+            request,
+            vendor,
+            title=f"Reactivate {vendor}?",
+            consequences=[
+                "The vendor can get new tokens with its current secret.",
+                "Tokens revoked by the suspension stay revoked.",
+            ],
+            button="Yes, reactivate",
+        )
+
+    def plan_view(self, request, vendor: Vendor):
+        form = PlanForm(request.POST if request.method == "POST" else None, initial={"plan": vendor.plan})
+        if form.is_valid():
+            plan = form.cleaned_data["plan"]
+            if plan.pk == vendor.plan_id:
+                self.message_user(request, f"{vendor} is already on the {plan} plan.", messages.INFO)
+            else:
+                services.vendor_plan_set(vendor=vendor, plan=plan, actor=request.user)
+                self.log_change(request, vendor, f"Changed the plan to {plan}.")
+                self.message_user(
+                    request,
+                    f"{vendor} is now on the {plan} plan; it applies now, to tokens already issued too.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(self._change_url(vendor))
+        plans = Plan.objects.all()
+        return self._render(request, "plan.html", vendor, title=f"Change the plan of {vendor}", form=form, plans=plans)
+
+    def tokens_view(self, request, vendor: Vendor):
+        refresh_tokens = get_refresh_token_model().objects.filter(
+            application_id=vendor.application_id, revoked__isnull=True
+        )
+        return self._render(
+            request,
+            "tokens.html",
+            vendor,
+            title=f"Tokens of {vendor}",
+            tokens=list(self._active_tokens(vendor)),
+            live_refresh_tokens=refresh_tokens.count(),
+        )
+
+    def tokens_revoke_all_view(self, request, vendor: Vendor):
+        tokens_url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])
+        if request.method == "POST":
+            count = services.vendor_tokens_revoke(vendor=vendor, actor=request.user)
+            self.log_change(request, vendor, "Revoked every token.")
+            self.message_user(request, f"Revoked {count} access token(s) and every refresh token.", messages.SUCCESS)
+            return HttpResponseRedirect(tokens_url)
+        return self._confirm(
+            request,
+            vendor,
+            title=f"Revoke every token of {vendor}?",
+            consequences=[
+                "Every access and refresh token of this vendor stops working immediately.",
+                "The vendor can get new tokens with its client secret.",
+            ],
+            button="Yes, revoke all",
+            danger=True,
+        )
+
+    def token_revoke_view(self, request, vendor: Vendor, token_id: int):
+        tokens_url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])
+        token = self._active_tokens(vendor).filter(pk=token_id).first()
+        if token is None:
+            self.message_user(request, f"Access token {token_id} is not active (already revoked or expired).")
+            return HttpResponseRedirect(tokens_url)
+        if request.method == "POST":
+            services.access_token_revoke(vendor=vendor, token_id=token.pk, actor=request.user)
+            self.log_change(request, vendor, f"Revoked access token {token.pk}.")
+            self.message_user(request, f"Revoked access token {token.pk} and its refresh token.", messages.SUCCESS)
+            return HttpResponseRedirect(tokens_url)
+        return self._confirm(
+            request,
+            vendor,
+            title=f"Revoke access token {token.pk}?",
+            consequences=[
+                f"Issued {_local(token.created)}, expires {_local(token.expires)}, scope “{token.scope}”.",
+                "It and the refresh token issued with it stop working immediately.",
+            ],
+            button="Yes, revoke",
+            danger=True,
+        )
+
+
+class AuditSourceFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return [("staff", "Staff"), ("command_line", "Command line")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "staff":
+            return queryset.exclude(actor_label=services.COMMAND_LINE)
+        if self.value() == "command_line":
+            return queryset.filter(actor_label=services.COMMAND_LINE)
+        return queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
+    list_filter = ["action", AuditSourceFilter, "created_at"]
+    search_fields = ["vendor_name", "actor_label", "vendor__application__client_id"]
+    list_select_related = ["vendor"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
+    readonly_fields = fields
+
+    # An append-only record: nobody edits or deletes history, not even a superuser.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Vendor", ordering="vendor_name")
+    def vendor_display(self, event: AuditEvent) -> str:
+        if event.vendor_id is None:
+            return event.vendor_name
+        url = reverse("admin:vendors_vendor_change", args=[event.vendor_id])
+        return format_html('<a href="{}">{}</a>', url, event.vendor_name)
+
+    @admin.display(description="What changed")
+    def changes_display(self, event: AuditEvent) -> str:
+        changes = event.changes
+        if set(changes) == {"from", "to"}:
+            return f"{changes['from']} → {changes['to']}"
+        # Sorted: PostgreSQL's jsonb does not keep the keys in the order they were written.
+        return "; ".join(f"{key}: {_change_text(changes[key])}" for key in sorted(changes)) or "—"
+
+
+def _change_text(value) -> str:
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0]!r} → {value[1]!r}"
+    return str(value)
