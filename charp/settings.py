@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vendors.throttling.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "charp.urls"
@@ -180,7 +181,34 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "charp.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Plan limits on every view with an `api_family`; other views are untouched (vendors/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["vendors.throttling.PlanRateThrottle"],
 }
+
+# --- Rate limits, quotas and usage metering ---------------------------------------------------------------------
+# Counters live in Redis (REDIS_URL), shared by every worker and host; without it they are per process (dev only).
+
+
+def _non_negative_int(name: str, default: int, minimum: int = 0) -> int:
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be an integer of at least {minimum}.")
+    return value
+
+
+# Off switch for incidents; plan limits, quotas and the /auth/* failure throttle all stop when false.
+RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
+RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="charp:rl:")
+# Seconds between flushes of usage counts to the database by whichever worker notices one is due; 0 turns them
+# off (then run `manage.py flushusage` from cron).
+USAGE_FLUSH_INTERVAL = _non_negative_int("USAGE_FLUSH_INTERVAL", 60)
+# Failed client authentications at /auth/* allowed per AUTH_FAILURE_WINDOW seconds from one address, and for one
+# client ID from one address; beyond them, 429 until the oldest failure ages out.
+AUTH_FAILURE_WINDOW = _non_negative_int("AUTH_FAILURE_WINDOW", 600, minimum=1)
+AUTH_FAILURES_PER_IP = _non_negative_int("AUTH_FAILURES_PER_IP", 30, minimum=1)
+AUTH_FAILURES_PER_CLIENT = _non_negative_int("AUTH_FAILURES_PER_CLIENT", 10, minimum=1)
+# Reverse proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
+TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Internationalisation, static files -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -3,16 +3,31 @@
 import importlib
 import json
 import os
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
-from vendors import services
+from vendors import ratelimit, services
 
 on_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL)"
 )
 on_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (set REDIS_URL)")
+
+
+@pytest.fixture(autouse=True)
+def isolated_rate_limits(settings):
+    """Each test counts on fresh rate-limit, quota and auth-failure counters, and no worker flushes usage by itself."""
+    settings.RATELIMIT_KEY_PREFIX = f"charp:test:{uuid.uuid4().hex[:12]}:"
+    settings.USAGE_FLUSH_INTERVAL = 0
+    ratelimit.LOCAL.reset()
+    yield
+    if ratelimit.backend() is not ratelimit.LOCAL:
+        client = ratelimit.backend().client
+        keys = list(client.scan_iter(match=f"{settings.RATELIMIT_KEY_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture

@@ -96,3 +96,19 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.vendor_name} by {self.actor_label}"
+
+
+class UsageDay(models.Model):
+    """API requests of one vendor on one UTC day, written in batches from the rate limiter's counters."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="usage_days")
+    date = models.DateField()
+    requests = models.PositiveBigIntegerField(default=0, help_text="Requests served (counted against the quota).")
+    throttled = models.PositiveBigIntegerField(default=0, help_text="Requests refused with 429.")
+
+    class Meta:
+        ordering = ["-date", "vendor_id"]
+        constraints = [models.UniqueConstraint(fields=["vendor", "date"], name="usage_day_vendor_date_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id} on {self.date}: {self.requests}"

@@ -4,6 +4,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 from .models import Plan
+from .throttling import enforce_plan_limits
 
 
 class PlanForbidden(exceptions.PermissionDenied):
@@ -22,6 +23,8 @@ class PlanAllowsAPI(BasePermission):
     """The vendor's current plan, and the token's scope, must include the view's `api_family`."""
 
     def has_permission(self, request, view) -> bool:
+        # Count the request before judging it, so that refused calls are limited and carry the headers too.
+        enforce_plan_limits(request, view)
         api = view.api_family
         vendor = request.auth.application.vendor
         if not vendor.plan.allows(api):

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
 from .oauth import RefreshValidator, Validator
+from .throttling import auth_guard
 
 MAX_PARAMETER_LENGTH = 4096
 GRANT_TYPES = ("client_credentials", "refresh_token")
@@ -121,7 +122,19 @@ class OAuthView(View):
         if self.default_grant_type and "grant_type" not in params:
             params["grant_type"] = "refresh_token" if "refresh_token" in params else self.default_grant_type
         request.oauth_params = params
-        return self.respond(request, params)
+        # Failed client authentications are throttled per address and per (client ID, address), checked before the
+        # database work; successes are never counted.
+        guard = auth_guard(request, params)
+        if wait := guard.retry_after():
+            response = oauth_error(
+                "slow_down", f"Too many failed client authentications from your address. Retry in {wait} s.", 429
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        response = self.respond(request, params)
+        if response.status_code == 401:
+            guard.record_failure()
+        return response
 
     def respond(self, request: HttpRequest, params: dict[str, str]) -> HttpResponse:
         if params.get("grant_type") not in (*GRANT_TYPES, None):

@@ -1,0 +1,155 @@
+"""The limiter itself, in-process, on both backends with a controlled clock: the Redis Lua scripts and their
+in-process twin must agree."""
+
+import os
+import threading
+
+import pytest
+from django.test import override_settings
+
+from vendors import ratelimit
+from vendors.ratelimit import STATUS_OK, STATUS_QUOTA_EXCEEDED, STATUS_RATE_LIMITED
+
+T0 = 1_750_000_000_000  # ms
+MINUTE = 60_000
+
+
+@pytest.fixture(params=["local", "redis"])
+def store(request, settings):
+    if request.param == "local":
+        return ratelimit.LOCAL
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis (set REDIS_URL)")
+    return ratelimit.RedisBackend()
+
+
+def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506"):
+    return store.hit(
+        window_key=f"{ratelimit._prefix()}rate:{client}",
+        limit=limit,
+        window_ms=MINUTE,
+        quota_key=f"{ratelimit._prefix()}quota:{month}:{client}",
+        quota=quota,
+        quota_ttl=3600,
+        requests_field=f"r|2025-06-01|{client}",
+        throttled_field=f"t|2025-06-01|{client}",
+        now_ms=now_ms,
+    )
+
+
+def test_a_burst_gets_exactly_the_limit(store):
+    outcomes = [hit(store, T0 + i) for i in range(8)]
+    assert [o.status for o in outcomes] == [STATUS_OK] * 5 + [STATUS_RATE_LIMITED] * 3
+    assert [o.count for o in outcomes[:5]] == [1, 2, 3, 4, 5]
+    # The first request's departure frees the window: a minute after it.
+    assert outcomes[5].marker_ms == T0
+    assert outcomes[7].now_ms == T0 + 7
+
+
+def test_no_double_burst_at_a_window_edge(store):
+    # Five requests at the end of one "minute" and none may pass at the start of the next one.
+    for i in range(5):
+        assert hit(store, T0 + 59_000 + i).status == STATUS_OK
+    assert hit(store, T0 + 60_500).status == STATUS_RATE_LIMITED
+    assert hit(store, T0 + 59_000 + MINUTE - 1).status == STATUS_RATE_LIMITED
+    # Exactly a minute after the first one, one slot frees; the next frees a millisecond later.
+    assert hit(store, T0 + 59_000 + MINUTE).status == STATUS_OK
+    assert hit(store, T0 + 59_000 + MINUTE).status == STATUS_RATE_LIMITED
+    assert hit(store, T0 + 59_001 + MINUTE).status == STATUS_OK
+
+
+def test_no_sixty_second_span_ever_admits_more_than_the_limit(store):
+    admitted = []
+    for step in range(0, 300_000, 700):  # a request every 0.7 s for five minutes: 1.4x the limit of 60/min
+        if hit(store, T0 + step, limit=60).status == STATUS_OK:
+            admitted.append(T0 + step)
+    for index, start in enumerate(admitted):
+        in_span = [t for t in admitted[index:] if t < start + MINUTE]
+        assert len(in_span) <= 60
+    assert len(admitted) >= 60 * 5 - 1
+
+
+def test_refused_requests_use_neither_window_nor_quota(store):
+    for i in range(5):
+        hit(store, T0 + i, quota=100)
+    for i in range(20):
+        assert hit(store, T0 + 10 + i, quota=100).status == STATUS_RATE_LIMITED
+    later = hit(store, T0 + MINUTE + 10, quota=100)
+    assert later.status == STATUS_OK
+    assert later.used == 6
+
+
+def test_the_monthly_quota_stops_requests_and_resets_with_the_month(store):
+    outcomes = [hit(store, T0 + i * 20_000, quota=3) for i in range(5)]
+    assert [o.status for o in outcomes] == [STATUS_OK] * 3 + [STATUS_QUOTA_EXCEEDED] * 2
+    assert [o.used for o in outcomes] == [1, 2, 3, 3, 3]
+    assert hit(store, T0 + 200_000, quota=3, month="202507").status == STATUS_OK
+
+
+def test_a_lowered_limit_waits_for_enough_requests_to_age_out(store):
+    for i in range(5):
+        hit(store, T0 + i * 1000, limit=5)
+    refused = hit(store, T0 + 10_000, limit=2)
+    assert refused.status == STATUS_RATE_LIMITED
+    assert refused.count == 5
+    # Four must leave before a fifth fits under 2: the fourth left at T0 + 3000 + 60 s.
+    assert refused.marker_ms == T0 + 3000
+    assert hit(store, T0 + 3000 + MINUTE, limit=2).status == STATUS_OK
+
+
+def test_clients_have_separate_windows(store):
+    for i in range(5):
+        hit(store, T0 + i, client="a")
+    assert hit(store, T0 + 10, client="a").status == STATUS_RATE_LIMITED
+    assert hit(store, T0 + 10, client="b").status == STATUS_OK
+
+
+def test_usage_counts_served_and_refused_requests_for_a_flush(store):
+    for i in range(7):
+        hit(store, T0 + i)
+    assert store.usage_take() == {"r|2025-06-01|c1": 5, "t|2025-06-01|c1": 2}
+    store.usage_done()
+    hit(store, T0 + MINUTE + 100)
+    assert store.usage_take() == {"r|2025-06-01|c1": 1}
+    store.usage_done()
+    assert store.usage_take() == {}
+
+
+def test_failure_windows_block_at_the_limit_until_the_oldest_ages_out(store):
+    keys = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y:x"]
+    for i in range(3):
+        assert store.check(keys=keys, limits=[10, 3], window_ms=MINUTE, now_ms=T0 + i) == 0
+        store.record(keys=keys, window_ms=MINUTE, now_ms=T0 + i)
+    assert store.check(keys=keys, limits=[10, 3], window_ms=MINUTE, now_ms=T0 + 1000) == MINUTE - 1000
+    assert store.check(keys=keys[:1], limits=[10], window_ms=MINUTE, now_ms=T0 + 1000) == 0
+    assert store.check(keys=keys, limits=[10, 3], window_ms=MINUTE, now_ms=T0 + MINUTE) == 0
+
+
+def test_the_local_backend_is_exact_under_threads():
+    results = []
+
+    def worker():
+        for i in range(50):
+            results.append(hit(ratelimit.LOCAL, T0 + i, limit=100).status)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(STATUS_OK) == 100
+    assert results.count(STATUS_RATE_LIMITED) == 300
+
+
+def test_without_a_redis_cache_the_local_backend_is_used():
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+        assert ratelimit.backend() is ratelimit.LOCAL
+        assert ratelimit.status() == {"backend": "local", "healthy": True, "failing_since": None}
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (set REDIS_URL)")
+def test_the_redis_script_uses_the_redis_clock_when_given_none():
+    store = ratelimit.RedisBackend()
+    outcome = hit(store, None)
+    seconds, micros = store.client.time()
+    assert abs(outcome.now_ms - (seconds * 1000 + micros // 1000)) < 1000

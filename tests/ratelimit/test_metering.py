@@ -1,0 +1,106 @@
+"""Usage metering: counted with the rate limit, written to UsageDay in batches, read by `manage.py usage`."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from vendors import metering, selectors
+from vendors.models import Plan, UsageDay
+
+pytestmark = pytest.mark.django_db
+
+
+def today():
+    return datetime.now(UTC).date()
+
+
+def test_flushusage_writes_the_served_and_refused_requests_of_the_day(make_vendor, as_vendor):
+    Plan.objects.filter(code="free").update(requests_per_minute=5)
+    first, second = make_vendor("free"), make_vendor("free")
+    client = as_vendor(first)
+    for _ in range(8):
+        client.get("/brands")
+    as_vendor(second).get("/brands/12345")
+    assert not UsageDay.objects.exists()  # nothing is written per request
+    out = StringIO()
+    call_command("flushusage", stdout=out)
+    assert out.getvalue().strip() == "Flushed usage for 2 vendor-days."
+    row = UsageDay.objects.get(vendor=first.vendor)
+    assert (row.date, row.requests, row.throttled) == (today(), 5, 3)
+    assert UsageDay.objects.get(vendor=second.vendor).requests == 1
+
+
+def test_flushes_add_up_and_never_count_twice(free_vendor, as_vendor):
+    client = as_vendor(free_vendor)
+    for _ in range(3):
+        client.get("/brands")
+    metering.usage_flush()
+    metering.usage_flush()
+    for _ in range(4):
+        client.get("/brands")
+    metering.usage_flush()
+    assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 7
+
+
+def test_a_worker_flushes_when_the_interval_has_passed(free_vendor, as_vendor, settings, monkeypatch):
+    client = as_vendor(free_vendor)
+    client.get("/brands")
+    assert not UsageDay.objects.exists()
+    settings.USAGE_FLUSH_INTERVAL = 3600
+    monkeypatch.setattr(metering, "_next_flush", 0.0)
+    client.get("/brands")  # this worker's first turn: due
+    assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 2
+    client.get("/brands")  # not due again for an hour
+    assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 2
+
+
+def test_usage_by_day_fills_missing_days_with_zero(free_vendor):
+    vendor = free_vendor.vendor
+    UsageDay.objects.create(vendor=vendor, date=today(), requests=40)
+    UsageDay.objects.create(vendor=vendor, date=today() - timedelta(days=2), requests=7)
+    UsageDay.objects.create(vendor=vendor, date=today() - timedelta(days=30), requests=999)  # outside 30 days
+    series = selectors.usage_by_day(vendor=vendor)
+    assert len(series) == 30
+    assert series[0][0] == today() - timedelta(days=29)
+    assert series[-3:] == [(today() - timedelta(days=2), 7), (today() - timedelta(days=1), 0), (today(), 40)]
+    assert sum(count for _, count in series) == 47
+
+
+def test_usage_by_day_is_one_query(free_vendor, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        selectors.usage_by_day(vendor=free_vendor.vendor, days=7)
+
+
+def test_the_usage_command_prints_recent_days_including_unflushed_requests(free_vendor, as_vendor):
+    client = as_vendor(free_vendor)
+    for _ in range(3):
+        client.get("/brands")
+    UsageDay.objects.create(vendor=free_vendor.vendor, date=today() - timedelta(days=1), requests=1234, throttled=5)
+    out = StringIO()
+    call_command("usage", free_vendor.vendor.client_id, "--days", "3", stdout=out)
+    text = out.getvalue()
+    assert f"Free Co ({free_vendor.vendor.client_id}), Free plan, last 3 days (UTC):" in text
+    assert f"{today().isoformat()}             3  (0 refused)" in text
+    assert "1,234  (5 refused)" in text
+    assert text.rstrip().endswith("total              1,237")
+
+
+def test_the_usage_command_speaks_json(free_vendor, as_vendor):
+    as_vendor(free_vendor).get("/brands")
+    out = StringIO()
+    call_command("usage", free_vendor.vendor.client_id, "--days", "2", "--json", stdout=out)
+    payload = json.loads(out.getvalue())
+    assert payload["total"] == 1
+    assert payload["days"][-1] == {"date": today().isoformat(), "requests": 1, "throttled": 0}
+    assert len(payload["days"]) == 2
+
+
+def test_the_usage_command_rejects_an_unknown_client_and_bad_days(free_vendor):
+    with pytest.raises(CommandError, match="No vendor has the client ID 'nope'"):
+        call_command("usage", "nope")
+    with pytest.raises(CommandError, match="--days"):
+        call_command("usage", free_vendor.vendor.client_id, "--days", "0")

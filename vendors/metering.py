@@ -1,0 +1,106 @@
+"""Usage metering: requests per vendor per UTC day, counted with the rate limit and written to UsageDay in batches.
+
+Each API request adds one to a counter in Redis (inside the rate-limit script, so it costs no extra round trip) or
+in the process when Redis is absent or down. `usage_flush()` moves the counts into the database: `manage.py
+flushusage` runs it (cron), and every USAGE_FLUSH_INTERVAL seconds the first worker to notice that a flush is due
+runs it after answering a request, holding a Redis lock so that only one process flushes at a time. A crash between
+the database commit and the end of the flush can count one batch twice; a flush that fails is retried whole.
+"""
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from . import ratelimit
+
+logger = logging.getLogger(__name__)
+
+FLUSH_LOCK = "usage-flush"
+
+_next_flush = 0.0
+_next_flush_lock = threading.Lock()
+
+
+def _parse(counts: dict[str, int]) -> dict[tuple[str, date], dict[str, int]]:
+    """{'r|2025-06-01|client': 3, 't|…': 1} → {(client, day): {'requests': 3, 'throttled': 1}}."""
+    rows: dict[tuple[str, date], dict[str, int]] = defaultdict(lambda: {"requests": 0, "throttled": 0})
+    for field, value in counts.items():
+        kind, day, client_id = field.split("|", 2)
+        rows[client_id, date.fromisoformat(day)]["requests" if kind == "r" else "throttled"] += int(value)
+    return rows
+
+
+def _write(counts: dict[str, int]) -> int:
+    """Add counts to UsageDay rows, creating them as needed; returns how many rows were touched."""
+    from .models import UsageDay, Vendor
+
+    rows = _parse(counts)
+    if not rows:
+        return 0
+    vendor_ids = dict(
+        Vendor.objects.filter(application__client_id__in={client_id for client_id, _ in rows}).values_list(
+            "application__client_id", "pk"
+        )
+    )
+    touched = 0
+    with transaction.atomic():
+        for (client_id, day), values in rows.items():
+            vendor_id = vendor_ids.get(client_id)
+            if vendor_id is None:
+                continue  # the vendor is gone
+            changes = {name: F(name) + value for name, value in values.items()}
+            if not UsageDay.objects.filter(vendor_id=vendor_id, date=day).update(**changes):
+                try:
+                    with transaction.atomic():
+                        UsageDay.objects.create(vendor_id=vendor_id, date=day, **values)
+                except IntegrityError:  # another flusher created the row first
+                    UsageDay.objects.filter(vendor_id=vendor_id, date=day).update(**changes)
+            touched += 1
+    return touched
+
+
+def usage_flush() -> int:
+    """Move every pending usage count into UsageDay; returns the number of (vendor, day) rows updated."""
+    touched = 0
+    store = ratelimit.backend()
+    if store is not ratelimit.LOCAL:
+        interval = max(60, settings.USAGE_FLUSH_INTERVAL)
+        if ratelimit.call("acquire", name=FLUSH_LOCK, seconds=interval):
+            try:
+                counts = ratelimit.call("usage_take")
+                if counts:
+                    touched += _write(counts)
+                    ratelimit.call("usage_done")
+            finally:
+                ratelimit.call("release", name=FLUSH_LOCK)
+    # This process's own counts: everything without Redis, and what was served while Redis was down.
+    local = ratelimit.LOCAL.usage_take()
+    try:
+        touched += _write(local)
+    except Exception:
+        ratelimit.LOCAL.usage_restore(local)
+        raise
+    return touched
+
+
+def flush_if_due() -> None:
+    """Flush when this process has not tried for USAGE_FLUSH_INTERVAL seconds (0: never; cron does it)."""
+    global _next_flush
+    interval = settings.USAGE_FLUSH_INTERVAL
+    if not interval or time.monotonic() < _next_flush:
+        return
+    with _next_flush_lock:
+        if time.monotonic() < _next_flush:
+            return
+        _next_flush = time.monotonic() + interval
+    try:
+        usage_flush()
+    except Exception:
+        # Metering must never fail a request; the counts stay pending and the next flush retries them.
+        logger.exception("Usage flush failed; will retry.")

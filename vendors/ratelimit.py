@@ -1,0 +1,417 @@
+"""Shared counters for plan rate limits, monthly quotas, usage metering and failed-authentication throttles.
+
+With a django-redis default cache (REDIS_URL) every counter lives in Redis and one Lua script per API request
+does the sliding window, the monthly quota and the usage count atomically, in one round trip, on Redis' clock.
+Without it, `LocalBackend` keeps the same semantics inside one process (thread-safe), which is only right for a
+single process: production needs REDIS_URL. If Redis is unreachable, callers get None and serve (fail open);
+`status()` is the health signal.
+"""
+
+import bisect
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+# After a Redis failure, skip Redis for this long: a black-holed server would otherwise cost every request the
+# socket timeout. Then one request tries again.
+REDIS_RETRY_SECONDS = 2.0
+# An outage is logged at most this often per process.
+WARNING_INTERVAL_SECONDS = 60.0
+
+STATUS_OK, STATUS_RATE_LIMITED, STATUS_QUOTA_EXCEEDED = 0, 1, 2
+
+# A sliding window log: the timestamps (ms) of the requests admitted in the last `window` ms, in a sorted set. Exact:
+# no span of `window` ms ever admits more than `limit`, so there is no double burst at a window edge.
+# KEYS: 1 window (sorted set), 2 month counter, 3 pending usage (hash)
+# ARGV: 1 limit, 2 window ms, 3 quota (-1 = none), 4 month-counter TTL s, 5 unique member, 6 requests field,
+#       7 throttled field, 8 now in ms ("" = Redis' own clock, shared by every app server)
+HIT_SCRIPT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local quota = tonumber(ARGV[3])
+local now = tonumber(ARGV[8])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local status = 0
+if quota >= 0 and used >= quota then
+  status = 2
+elseif count >= limit then
+  status = 1
+end
+if status ~= 0 then
+  redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
+  -- The count falls below the limit when the entry at index (count - limit) leaves the window.
+  local index = math.max(count - limit, 0)
+  local entry = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
+  return {status, count, tonumber(entry[2] or now), used, now}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window)
+used = redis.call('INCR', KEYS[2])
+if used == 1 then
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+end
+redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, count + 1, tonumber(oldest[2]), used, now}
+"""
+
+# How long until every window in KEYS has room again (0: all have room). ARGV: 1 window ms, 2 now ms or "",
+# 3.. one limit per key.
+CHECK_SCRIPT = """
+local window = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count >= limit then
+    local index = count - limit
+    local entry = redis.call('ZRANGE', key, index, index, 'WITHSCORES')
+    wait = math.max(wait, tonumber(entry[2]) + window - now)
+  end
+end
+return wait
+"""
+
+# Add one event to every window in KEYS. ARGV: 1 window ms, 2 now ms or "", 3 unique member.
+RECORD_SCRIPT = """
+local window = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('PEXPIRE', key, window)
+end
+return 1
+"""
+
+# Move the pending usage counts aside for one flush; a batch left by a flush that failed is retried first.
+# KEYS: 1 pending, 2 flushing.
+TAKE_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    return {}
+  end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the hit script saw: status, requests in the window, the entry whose expiry is the next reset, quota
+    units used this month, and the clock it used (ms)."""
+
+    status: int
+    count: int
+    marker_ms: int
+    used: int
+    now_ms: int
+
+
+def _prefix() -> str:
+    return settings.RATELIMIT_KEY_PREFIX
+
+
+def _unique() -> str:
+    # Members of a window must be unique even for two requests in the same millisecond.
+    return f"{time.time_ns()}-{threading.get_ident()}-{next(_sequence)}"
+
+
+class _Sequence:
+    def __init__(self):
+        self._value = 0
+        self._lock = threading.Lock()
+
+    def __next__(self) -> int:
+        with self._lock:
+            self._value += 1
+            return self._value
+
+
+_sequence = _Sequence()
+
+
+class LocalBackend:
+    """The same counters inside one process, for development and tests without Redis."""
+
+    name = "local"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._windows: dict[str, list[int]] = {}
+        self._counters: dict[str, tuple[int, float]] = {}
+        self._pending: dict[str, Counter] = {}
+
+    @staticmethod
+    def _now(now_ms: int | None) -> int:
+        return int(time.time() * 1000) if now_ms is None else now_ms
+
+    def _window(self, key: str, now: int, window_ms: int) -> list[int]:
+        entries = self._windows.setdefault(key, [])
+        del entries[: bisect.bisect_right(entries, now - window_ms)]
+        return entries
+
+    def hit(
+        self, *, window_key, limit, window_ms, quota_key, quota, quota_ttl, requests_field, throttled_field, now_ms
+    ):
+        with self._lock:
+            now = self._now(now_ms)
+            entries = self._window(window_key, now, window_ms)
+            count = len(entries)
+            used, expires = self._counters.get(quota_key, (0, 0.0))
+            if expires and expires <= now / 1000:
+                used = 0
+            status = STATUS_OK
+            if quota >= 0 and used >= quota:
+                status = STATUS_QUOTA_EXCEEDED
+            elif count >= limit:
+                status = STATUS_RATE_LIMITED
+            pending = self._pending.setdefault(_prefix(), Counter())
+            if status != STATUS_OK:
+                pending[throttled_field] += 1
+                index = max(count - limit, 0)
+                marker = entries[index] if index < count else now
+                return Outcome(status, count, marker, used, now)
+            bisect.insort(entries, now)
+            used += 1
+            self._counters[quota_key] = (used, expires if used > 1 else now / 1000 + quota_ttl)
+            pending[requests_field] += 1
+            return Outcome(STATUS_OK, count + 1, entries[0], used, now)
+
+    def check(self, *, keys, limits, window_ms, now_ms) -> int:
+        with self._lock:
+            now = self._now(now_ms)
+            wait = 0
+            for key, limit in zip(keys, limits, strict=True):
+                entries = self._window(key, now, window_ms)
+                if len(entries) >= limit:
+                    wait = max(wait, entries[len(entries) - limit] + window_ms - now)
+            return wait
+
+    def record(self, *, keys, window_ms, now_ms) -> None:
+        with self._lock:
+            now = self._now(now_ms)
+            for key in keys:
+                bisect.insort(self._window(key, now, window_ms), now)
+
+    def usage_incr(self, field: str) -> None:
+        with self._lock:
+            self._pending.setdefault(_prefix(), Counter())[field] += 1
+
+    def usage_take(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._pending.pop(_prefix(), Counter()))
+
+    def usage_restore(self, counts: dict[str, int]) -> None:
+        """Put back counts whose flush failed."""
+        with self._lock:
+            self._pending.setdefault(_prefix(), Counter()).update(counts)
+
+    def usage_done(self) -> None:
+        pass
+
+    def acquire(self, name: str, seconds: int) -> bool:
+        return True
+
+    def release(self, name: str) -> None:
+        pass
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self._counters.clear()
+            self._pending.clear()
+
+
+class RedisBackend:
+    """The counters in Redis, shared by every worker and host; each call is one round trip."""
+
+    name = "redis"
+
+    def __init__(self):
+        from django_redis import get_redis_connection
+
+        self._connection = get_redis_connection
+        client = get_redis_connection("default")
+        self._hit = client.register_script(HIT_SCRIPT)
+        self._check = client.register_script(CHECK_SCRIPT)
+        self._record = client.register_script(RECORD_SCRIPT)
+        self._take = client.register_script(TAKE_SCRIPT)
+
+    @property
+    def client(self):
+        return self._connection("default")
+
+    @staticmethod
+    def _now(now_ms: int | None) -> str:
+        return "" if now_ms is None else str(now_ms)
+
+    def hit(
+        self, *, window_key, limit, window_ms, quota_key, quota, quota_ttl, requests_field, throttled_field, now_ms
+    ):
+        args = [limit, window_ms, quota, quota_ttl, _unique(), requests_field, throttled_field, self._now(now_ms)]
+        reply = self._hit(keys=[window_key, quota_key, f"{_prefix()}usage:pending"], args=args, client=self.client)
+        return Outcome(*(int(value) for value in reply))
+
+    def check(self, *, keys, limits, window_ms, now_ms) -> int:
+        return int(self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=self.client))
+
+    def record(self, *, keys, window_ms, now_ms) -> None:
+        self._record(keys=keys, args=[window_ms, self._now(now_ms), _unique()], client=self.client)
+
+    def usage_incr(self, field: str) -> None:
+        self.client.hincrby(f"{_prefix()}usage:pending", field, 1)
+
+    def usage_take(self) -> dict[str, int]:
+        keys = [f"{_prefix()}usage:pending", f"{_prefix()}usage:flushing"]
+        reply = self._take(keys=keys, client=self.client)
+        return {reply[i].decode(): int(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+    def usage_restore(self, counts: dict[str, int]) -> None:
+        pass  # the batch stays under usage:flushing and is retried by the next flush
+
+    def usage_done(self) -> None:
+        self.client.delete(f"{_prefix()}usage:flushing")
+
+    def acquire(self, name: str, seconds: int) -> bool:
+        """A lock shared by every process, so that one of them flushes at a time."""
+        return bool(self.client.set(f"{_prefix()}lock:{name}", "1", nx=True, ex=max(1, seconds)))
+
+    def release(self, name: str) -> None:
+        self.client.delete(f"{_prefix()}lock:{name}")
+
+
+LOCAL = LocalBackend()
+_backend: LocalBackend | RedisBackend | None = None
+_backend_lock = threading.Lock()
+
+
+def backend() -> LocalBackend | RedisBackend:
+    """Redis when the default cache is django-redis, else the in-process fallback."""
+    global _backend
+    if _backend is None:
+        with _backend_lock:
+            if _backend is None:
+                cache_backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+                _backend = RedisBackend() if cache_backend.startswith("django_redis.") else LOCAL
+    return _backend
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting, **kwargs):
+    global _backend
+    if setting == "CACHES":
+        _backend = None
+        _health.reset()
+
+
+class _Health:
+    """Whether the shared counters answered last time; a later /readyz reads it through `status()`."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.healthy = True
+        self.failed_at: float | None = None
+        self.retry_at = 0.0
+        self.warned_at = -WARNING_INTERVAL_SECONDS
+
+    def skip(self) -> bool:
+        return not self.healthy and time.monotonic() < self.retry_at
+
+    def failed(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self.healthy:
+            self.failed_at = time.time()
+        self.healthy = False
+        self.retry_at = now + REDIS_RETRY_SECONDS
+        if now - self.warned_at >= WARNING_INTERVAL_SECONDS:
+            self.warned_at = now
+            logger.warning(
+                "Rate-limit counters unavailable (%s: %s): serving without limits until Redis answers again.",
+                type(exc).__name__,
+                exc,
+            )
+
+    def succeeded(self) -> None:
+        if not self.healthy:
+            logger.warning("Rate-limit counters are back: limits apply again.")
+        self.healthy = True
+        self.failed_at = None
+
+
+_health = _Health()
+
+
+def status() -> dict:
+    """The health signal: which backend, and whether it answers (limits fail open while it does not)."""
+    return {"backend": backend().name, "healthy": _health.healthy, "failing_since": _health.failed_at}
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
+def call(method: str, /, **kwargs):
+    """Run one backend operation; None when Redis is unreachable (fail open), never an exception."""
+    store = backend()
+    if store is LOCAL:
+        return getattr(store, method)(**kwargs)
+    if _health.skip():
+        return None
+    try:
+        result = getattr(store, method)(**kwargs)
+    except _errors() as exc:
+        _health.failed(exc)
+        return None
+    _health.succeeded()
+    return result
+
+
+def hit(*, client_id: str, limit: int, quota: int | None, month: str, month_ttl: int, day: str, now_ms=None):
+    """Count one API request of a client against its per-minute limit and monthly quota; None if unavailable."""
+    prefix = _prefix()
+    requests_field = f"r|{day}|{client_id}"
+    outcome = call(
+        "hit",
+        window_key=f"{prefix}rate:{client_id}",
+        limit=limit,
+        window_ms=60_000,
+        quota_key=f"{prefix}quota:{month}:{client_id}",
+        quota=-1 if quota is None else quota,
+        quota_ttl=month_ttl,
+        requests_field=requests_field,
+        throttled_field=f"t|{day}|{client_id}",
+        now_ms=now_ms,
+    )
+    if outcome is None:
+        # Served without limits while Redis is down, but still metered: this process flushes its own count.
+        LOCAL.usage_incr(requests_field)
+    return outcome
