@@ -31,3 +31,7 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+
+## bench: gunicorn + PostgreSQL + Redis driven by wrk; prints req/s, p50/p99 and SQL per request (not a test)
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
