@@ -1,10 +1,12 @@
 """The staff portal in a real browser: onboarding, secret rotation, suspension and permissions, end to end."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vendors import services
+from vendors.models import UsageDay
 
 # The live server answers from another thread, so what a test writes must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,13 +146,32 @@ def test_staff_revoke_one_token_from_the_tokens_page(page, login, manager, make_
 
 def test_staff_without_the_credentials_permission_can_look_but_is_refused(page, login, viewer, make_vendor, screenshot):
     issued = make_vendor("free", name="Umbrella")
+    today = datetime.now(UTC).date()
+    # A working week's shape over the month, busier lately; the quiet days are weekends.
+    for days_ago in range(30):
+        day = today - timedelta(days=days_ago)
+        if day.weekday() < 5:
+            requests = 1_500 + 90 * (29 - days_ago) + 37 * (days_ago % 4)
+            UsageDay.objects.create(vendor=issued.vendor, date=day, requests=requests)
+    total = sum(UsageDay.objects.filter(vendor=issued.vendor).values_list("requests", flat=True))
     login(viewer)
 
     page.goto("/admin/vendors/vendor/")
     assert "Umbrella" in page.content()
     assert page.locator("a.addlink").count() == 0
+    assert page.inner_text("td.field-recent_requests_display") == f"{total:,}"
+    screenshot("10-vendor-list-with-usage")
     page.goto(vendor_url(issued.vendor))
     assert issued.vendor.client_id in page.content()
+    chart = page.locator("svg.charp-usage-chart")
+    assert chart.is_visible()
+    assert chart.locator("rect.charp-usage-bar").count() == 30
+    assert page.inner_text(".charp-usage-total") == f"{total:,}"
+    latest = chart.locator("g.charp-usage-day").last
+    assert latest.locator("title").text_content().endswith("(today, so far)")
+    latest.hover()
+    chart.scroll_into_view_if_needed()
+    screenshot("11-vendor-page-usage-chart")
     assert page.locator(".object-tools >> text=Rotate secret").count() == 0
     assert page.locator(".object-tools >> text=Suspend").count() == 0
 
@@ -162,4 +183,4 @@ def test_staff_without_the_credentials_permission_can_look_but_is_refused(page, 
         response = page.goto(url)
         assert response.status == 403, url
         assert "You do not have permission" in page.content()
-    screenshot("10-refused")
+    screenshot("12-refused")

@@ -13,7 +13,7 @@ def change_url(vendor) -> str:
     return f"/admin/vendors/vendor/{vendor.pk}/change/"
 
 
-def test_the_list_shows_plan_status_created_date_and_usage(manager_client, make_vendor):
+def test_the_list_shows_plan_status_created_date_and_usage_column(manager_client, make_vendor):
     issued = make_vendor("enterprise", name="Globex")
     services.vendor_suspend(vendor=issued.vendor)
 
@@ -26,7 +26,7 @@ def test_the_list_shows_plan_status_created_date_and_usage(manager_client, make_
         issued.vendor.client_id,
         "Enterprise",
         "charp-status-suspended",
-        "Recent usage",
+        "Requests (30 days)",
         "Created at",
     ):
         assert text in body
