@@ -2,9 +2,20 @@
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but clashes with the current state of a resource (HTTP 409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state of the resource."
+
 
 CODES = {
     exceptions.ParseError: "invalid_request",
@@ -17,6 +28,7 @@ CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "rate_limited",
     exceptions.PermissionDenied: "forbidden",
+    Conflict: "conflict",
 }
 
 
@@ -63,6 +75,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError (the admin and the CLI understand it); the API shapes it too.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
     response = exception_handler(exc, context)
     if response is None:
         return None
