@@ -97,8 +97,9 @@ class CurrencyField(serializers.CharField):
     def to_internal_value(self, data):
         code = super().to_internal_value(data).upper()
         if code not in CURRENCY_CODES:
+            named = f"'{code}' is not" if len(code) <= 3 else "Not"
             raise serializers.ValidationError(
-                f"'{code}' is not an ISO 4217 currency code; use a three-letter code such as USD, EUR or GBP."
+                f"{named} an ISO 4217 currency code; use a three-letter code such as USD, EUR or GBP."
             )
         return code
 

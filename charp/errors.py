@@ -46,7 +46,7 @@ def _description(exc: exceptions.APIException) -> str:
         return "The request has invalid fields; see 'fields'."
     if isinstance(exc, exceptions.NotAuthenticated):
         return "Authentication required: send 'Authorization: Bearer <access token>' (get one at /auth/token)."
-    if isinstance(exc, exceptions.NotFound):
+    if isinstance(exc, exceptions.NotFound) and exc.detail == exc.default_detail:
         return "Not found."
     detail = exc.detail
     return str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
@@ -93,8 +93,19 @@ def api_exception_handler(exc, context):
         response["WWW-Authenticate"] = 'Bearer realm="charp", error="insufficient_scope"'
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
-    response.data = body
+    response.data = _encodable(body)
     return response
+
+
+def _encodable(value):
+    """Error messages can quote the input; a lone surrogate quoted from JSON would make the response unencodable."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value
 
 
 def _json_error(status: int, error: str, description: str) -> JsonResponse:
