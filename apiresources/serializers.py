@@ -38,6 +38,8 @@ class RejectUnknownFieldsMixin:
 
 
 class BrandSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A brand of yours. Unknown fields are refused; read-only ones may be sent back unchanged."""
+
     website = serializers.URLField(
         max_length=500,
         required=False,
@@ -105,6 +107,8 @@ class CurrencyField(serializers.CharField):
 
 
 class CampaignSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A campaign of one of your brands. Unknown fields are refused; read-only ones may be sent back unchanged."""
+
     brand = VendorBrandField(help_text="The id of one of your brands.")
     objective = serializers.ChoiceField(
         choices=Campaign.Objective.choices, required=False, allow_blank=True, help_text="What the campaign is for."

@@ -22,6 +22,8 @@ class VendorScopedViewSet(viewsets.ModelViewSet):
     """Every query is scoped to the calling vendor: another vendor's object is a 404."""
 
     permission_classes = [IsAuthenticated, PlanAllowsAPI]
+    # No OPTIONS self-description: /docs is the reference, and DRF's would expose internal docstrings.
+    metadata_class = None
     pagination_class = KeysetPagination
     lookup_value_regex = ID_PATTERN
 
@@ -121,6 +123,7 @@ class CampaignViewSet(VendorScopedViewSet):
 class ToolsAPIView(APIView):
     api_family = "tools"
     permission_classes = [IsAuthenticated, PlanAllowsAPI]
+    metadata_class = None
 
 
 class ToolListView(ToolsAPIView):
