@@ -1,10 +1,168 @@
+from collections.abc import Mapping
+
+from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from .models import Brand
+from .currencies import CURRENCY_CODES
+from .models import Brand, Campaign
+from .pagination import MAX_ID
+from .services import transition_error
+
+MAX_LABEL_LENGTH = 100
 
 
-class BrandSerializer(serializers.ModelSerializer):
+def safe_label(key: object) -> str:
+    """A client-supplied key, short and always encodable, so an error message can name it."""
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_LABEL_LENGTH]
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse body fields the serializer does not know, naming each one: a typo is reported, never silently dropped.
+
+    Read-only fields (id, created_at, ...) are known, so a resource fetched, edited and sent back is accepted.
+    """
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            unknown = {safe_label(key): "Unknown field." for key in data if key not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update(unknown)
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class BrandSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A brand of yours. Unknown fields are refused; read-only ones may be sent back unchanged."""
+
+    website = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        validators=[URLValidator(schemes=["http", "https"], message="Enter a valid http or https URL.")],
+        help_text="The brand's website, an http or https URL (optional).",
+    )
+
     class Meta:
         model = Brand
         fields = ["id", "name", "website", "description", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "name": {"help_text": "1-200 characters, unique among your brands."},
+            "description": {"help_text": "At most 2,000 characters (optional)."},
+        }
+
+    def validate_name(self, name: str) -> str:
+        vendor = self.context["request"].auth.application.vendor
+        others = Brand.objects.filter(vendor=vendor, name=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError(f"You already have a brand named '{name}'.")
+        return name
+
+
+class VendorBrandField(serializers.PrimaryKeyRelatedField):
+    """The id of one of the caller's own brands; another vendor's brand is as unknown as a missing one."""
+
+    default_error_messages = {
+        "does_not_exist": "You have no brand with id {pk_value}.",
+        "incorrect_type": "Must be the integer id of one of your brands, not {data_type}.",
+    }
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or request.auth is None:
+            return Brand.objects.none()
+        return Brand.objects.filter(vendor=request.auth.application.vendor)
+
+    def to_internal_value(self, data):
+        # Booleans are ints to Python, and ids past 64 bits overflow the database driver: neither is an id.
+        if isinstance(data, str) and data.isascii() and data.isdigit():
+            data = int(data[:20])
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=3, **kwargs)
+
+    def to_internal_value(self, data):
+        code = super().to_internal_value(data).upper()
+        if code not in CURRENCY_CODES:
+            named = f"'{code}' is not" if len(code) <= 3 else "Not"
+            raise serializers.ValidationError(
+                f"{named} an ISO 4217 currency code; use a three-letter code such as USD, EUR or GBP."
+            )
+        return code
+
+
+class CampaignSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A campaign of one of your brands. Unknown fields are refused; read-only ones may be sent back unchanged."""
+
+    brand = VendorBrandField(help_text="The id of one of your brands.")
+    objective = serializers.ChoiceField(
+        choices=Campaign.Objective.choices, required=False, allow_blank=True, help_text="What the campaign is for."
+    )
+    status = serializers.ChoiceField(
+        choices=Campaign.Status.choices,
+        default=Campaign.Status.DRAFT,
+        help_text="draft → active; active → paused or completed; paused → active or completed; completed is final.",
+    )
+    budget = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Total budget, ≥ 0 with at most 2 decimals, returned as a string (optional).",
+    )
+    currency = CurrencyField(default="USD", help_text="ISO 4217 code of the budget's currency (default USD).")
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "brand",
+            "name",
+            "objective",
+            "status",
+            "budget",
+            "currency",
+            "start_date",
+            "end_date",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "name": {"help_text": "1-200 characters."},
+            "start_date": {"help_text": "First day, YYYY-MM-DD (optional)."},
+            "end_date": {"help_text": "Last day, YYYY-MM-DD, not before start_date (optional)."},
+        }
+
+    def validate(self, attrs):
+        current = self.instance
+        if current is not None:
+            # On an update only a field that is sent changes; PUT omitting `status` keeps it rather than resetting it.
+            if "status" not in self.initial_data:
+                attrs.pop("status", None)
+            if "currency" not in self.initial_data:
+                attrs.pop("currency", None)
+            status = attrs.get("status", current.status)
+            if not current.can_move_to(status):
+                raise serializers.ValidationError({"status": transition_error(current.status, status)})
+        start = attrs.get("start_date", getattr(current, "start_date", None))
+        end = attrs.get("end_date", getattr(current, "end_date", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_date": "The end date cannot be before the start date."})
+        return attrs

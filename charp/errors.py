@@ -2,9 +2,20 @@
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but clashes with the current state of a resource (HTTP 409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state of the resource."
+
 
 CODES = {
     exceptions.ParseError: "invalid_request",
@@ -17,6 +28,7 @@ CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "rate_limited",
     exceptions.PermissionDenied: "forbidden",
+    Conflict: "conflict",
 }
 
 
@@ -34,7 +46,7 @@ def _description(exc: exceptions.APIException) -> str:
         return "The request has invalid fields; see 'fields'."
     if isinstance(exc, exceptions.NotAuthenticated):
         return "Authentication required: send 'Authorization: Bearer <access token>' (get one at /auth/token)."
-    if isinstance(exc, exceptions.NotFound):
+    if isinstance(exc, exceptions.NotFound) and exc.detail == exc.default_detail:
         return "Not found."
     detail = exc.detail
     return str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
@@ -63,6 +75,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError (the admin and the CLI understand it); the API shapes it too.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -78,8 +93,19 @@ def api_exception_handler(exc, context):
         response["WWW-Authenticate"] = 'Bearer realm="charp", error="insufficient_scope"'
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
-    response.data = body
+    response.data = _encodable(body)
     return response
+
+
+def _encodable(value):
+    """Error messages can quote the input; a lone surrogate quoted from JSON would make the response unencodable."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value
 
 
 def _json_error(status: int, error: str, description: str) -> JsonResponse:

@@ -177,9 +177,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["vendors.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["charp.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "charp.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "charp.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # Plan limits on every view with an `api_family`; other views are untouched (vendors/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": ["vendors.throttling.PlanRateThrottle"],
@@ -222,6 +222,30 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- API schema and docs (drf-spectacular) ---------------------------------------------------------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Charp API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (BASE_DIR / "charp" / "api_description.md").read_text(encoding="utf-8"),
+    "SERVERS": [{"url": env.str("PUBLIC_API_URL", default="https://api.charp.ai")}],
+    # Public: a vendor's developer reads the docs before having a token; a stale token must not hide them.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "apiresources.models.Campaign.Status",
+        "CampaignObjectiveEnum": "apiresources.models.Campaign.Objective",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "charp.openapi.add_authorization_server",
+    ],
+}
 
 # --- Logging ----------------------------------------------------------------------------------------------------
 LOGGING = {

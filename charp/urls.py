@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from vendors import views
 
@@ -19,5 +20,9 @@ urlpatterns = [
         name="oauth-metadata",
     ),
     path("admin/", admin.site.urls),
+    # The OpenAPI document and its rendered docs are public; the docs assets are served locally (sidecar).
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^docs/try/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs-try"),
     path("", include("apiresources.urls")),
 ]

@@ -1,0 +1,101 @@
+"""Keyset pagination, newest first: one indexed query per page, no COUNT(*), stable while rows are added."""
+
+import base64
+import binascii
+from datetime import datetime
+
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_ID = 2**63 - 1
+
+
+def encode_cursor(created_at: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (created_at, id) position after which the next page starts; ValidationError if it was not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, pk = raw.partition("|")
+        created_at, pk = datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, binascii.Error, UnicodeError):
+        created_at = pk = None
+    if created_at is None or created_at.tzinfo is None or not 0 < pk <= MAX_ID:
+        raise ValidationError({"cursor": "This cursor is malformed. Follow the 'next' link exactly as returned."})
+    return created_at, pk
+
+
+class KeysetPagination(BasePagination):
+    """`?limit=` (1-100, default 20) and an opaque `?cursor=`; pages carry `results` and a `next` link."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        cursor = request.query_params.get("cursor")
+        queryset = queryset.order_by("-created_at", "-id")
+        if cursor:
+            created_at, pk = decode_cursor(cursor)
+            queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+        # One row more than the page tells whether a next page exists, without counting.
+        rows = list(queryset[: self.limit + 1])
+        page = rows[: self.limit]
+        self.next_position = (page[-1].created_at, page[-1].pk) if len(rows) > self.limit else None
+        return page
+
+    def get_limit(self, request) -> int:
+        raw = request.query_params.get("limit")
+        if raw is None:
+            return DEFAULT_LIMIT
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_LIMIT):
+            raise ValidationError({"limit": f"Must be a whole number from 1 to {MAX_LIMIT}."})
+        return int(raw)
+
+    def get_next_link(self) -> str | None:
+        if self.next_position is None:
+            return None
+        url = self.request.build_absolute_uri()
+        url = replace_query_param(url, "limit", self.limit)
+        return replace_query_param(url, "cursor", encode_cursor(*self.next_position))
+
+    def get_paginated_response(self, data):
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {
+                "results": schema,
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "description": "The next page (older items), or null on the last page.",
+                },
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Opaque position from a previous page's `next` link.",
+                "schema": {"type": "string"},
+            },
+        ]

@@ -1,0 +1,286 @@
+"""The OpenAPI document's shared parts: the Bearer and Basic schemes, the error shape on every operation, and the
+authorization server's endpoints, which are plain Django views that drf-spectacular cannot see on its own."""
+
+from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (`validation_error` with per-field messages in `fields`) or a malformed request "
+    "(`invalid_request`).",
+    401: "No access token, or an invalid, expired or revoked one (`invalid_token`); see `WWW-Authenticate`.",
+    403: "Your plan does not include this API (`plan_forbidden`, naming your plan and the plans that include it), "
+    "or the token's scope does not (`insufficient_scope`).",
+    404: "No such object among yours (`not_found`). Other vendors' objects are never visible.",
+    409: "The request conflicts with the resource's state (`conflict`).",
+    413: "The request body is too large (`request_too_large`).",
+    415: "The body is not JSON (`unsupported_media_type`).",
+    429: "Too many requests for your plan (`rate_limited`); retry after the `Retry-After` seconds.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error of the API has this shape.",
+    "required": ["error", "error_description"],
+    "properties": {
+        "error": {"type": "string", "description": "A stable machine-readable code.", "example": "validation_error"},
+        "error_description": {"type": "string", "description": "A sentence for the developer reading the logs."},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "On `validation_error`: one message per offending field (nested fields as `a.b`).",
+            "example": {"name": "This field is required."},
+        },
+        "plan": {"type": "string", "description": "On `plan_forbidden`: your current plan."},
+        "api": {"type": "string", "description": "On `plan_forbidden`: the API your plan lacks."},
+        "plans_including": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "On `plan_forbidden`: the plans that include that API.",
+        },
+    },
+}
+
+
+def error_response(status: int, description: str | None = None) -> dict:
+    return {
+        "description": description or ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": ERROR_REF}},
+    }
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "vendors.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token from `POST /auth/token`, sent as `Authorization: Bearer <token>`.",
+        }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, documenting the error responses every operation of the API can give."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        statuses = []
+        if self.get_auth():
+            statuses += [401, 403, 429]
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+            statuses.append(400)
+        if self.method in ("POST", "PUT", "PATCH"):
+            statuses += [413, 415]
+        if "{" in self.path or self.path.startswith("/tools/"):
+            statuses.append(404)
+        for status in sorted(statuses):
+            responses.setdefault(str(status), error_response(status))
+        return responses
+
+
+def _form_and_json(schema: dict) -> dict:
+    return {
+        "content": {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": schema}}
+    }
+
+
+def _oauth_errors(*statuses: int) -> dict:
+    descriptions = {
+        400: "RFC 6749 §5.2 error: `invalid_request`, `invalid_grant`, `unsupported_grant_type` or `invalid_scope`.",
+        401: "`invalid_client`: unknown client ID, wrong secret, or a suspended client. "
+        "The `WWW-Authenticate: Basic` header is set.",
+        405: "Only POST is accepted.",
+        413: "The request body is too large.",
+        415: "The body is neither JSON nor form-encoded.",
+    }
+    return {
+        str(status): {"description": descriptions[status], "content": {"application/json": {"schema": OAUTH_ERROR_REF}}}
+        for status in statuses
+    }
+
+
+TOKEN_RESPONSE = {
+    "description": "A new access token (valid `expires_in` seconds) and refresh token. `Cache-Control: no-store`.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
+}
+CLIENT_AUTH = [{"basicAuth": []}, {}]  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
+
+AUTH_PATHS = {
+    "/auth/token": {
+        "post": {
+            "operationId": "auth_token",
+            "tags": ["Authentication"],
+            "summary": "Get an access token",
+            "description": "Exchange your client ID and secret for a Bearer access token and a refresh token. "
+            "Send them as JSON (as below), or as an RFC 6749 form with `grant_type=client_credentials` and the "
+            "credentials in HTTP Basic or the body. `grant_type=refresh_token` is accepted here too. Optionally "
+            "narrow the token with `scope` (space-separated API families of your plan).",
+            "security": CLIENT_AUTH,
+            "requestBody": {
+                "required": True,
+                **_form_and_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "client_id": {"type": "string", "maxLength": 4096},
+                            "client_secret": {"type": "string", "maxLength": 4096},
+                            "grant_type": {
+                                "type": "string",
+                                "enum": ["client_credentials", "refresh_token"],
+                                "default": "client_credentials",
+                            },
+                            "refresh_token": {"type": "string", "description": "With grant_type=refresh_token."},
+                            "scope": {"type": "string", "example": "brands campaigns"},
+                        },
+                        "example": {"client_id": "your_client_id", "client_secret": "your_client_secret"},
+                    }
+                ),
+            },
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415)},
+        }
+    },
+    "/auth/refresh": {
+        "post": {
+            "operationId": "auth_refresh",
+            "tags": ["Authentication"],
+            "summary": "Renew an access token",
+            "description": "Exchange a refresh token for a new access token and a new refresh token. The refresh "
+            "token is rotated: each one works once, and reusing one revokes the whole family. Client credentials "
+            "are not required; if you send them they must match the token's client.",
+            "security": [{}, {"basicAuth": []}],
+            "requestBody": {
+                "required": True,
+                **_form_and_json(
+                    {
+                        "type": "object",
+                        "required": ["refresh_token"],
+                        "properties": {
+                            "refresh_token": {"type": "string", "maxLength": 4096},
+                            "client_id": {"type": "string", "maxLength": 4096},
+                            "client_secret": {"type": "string", "maxLength": 4096},
+                        },
+                    }
+                ),
+            },
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415)},
+        }
+    },
+    "/auth/revoke": {
+        "post": {
+            "operationId": "auth_revoke",
+            "tags": ["Authentication"],
+            "summary": "Revoke a token",
+            "description": "RFC 7009 revocation of one of your access or refresh tokens; client-authenticated. "
+            "Answers 200 for an unknown token too, so it reveals nothing.",
+            "security": CLIENT_AUTH,
+            "requestBody": {
+                "required": True,
+                **_form_and_json(
+                    {
+                        "type": "object",
+                        "required": ["token"],
+                        "properties": {
+                            "token": {"type": "string", "maxLength": 4096},
+                            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                            "client_id": {"type": "string", "maxLength": 4096},
+                            "client_secret": {"type": "string", "maxLength": 4096},
+                        },
+                    }
+                ),
+            },
+            "responses": {
+                "200": {
+                    "description": "Revoked, or unknown.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_oauth_errors(400, 401, 405, 413, 415),
+            },
+        }
+    },
+    "/.well-known/oauth-authorization-server": {
+        "get": {
+            "operationId": "oauth_authorization_server_metadata",
+            "tags": ["Authentication"],
+            "summary": "Authorization server metadata",
+            "description": "RFC 8414 metadata: the token and revocation endpoints, grant types and scopes served.",
+            "security": [{}],
+            "responses": {
+                "200": {
+                    "description": "The metadata document.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServerMetadata"}}},
+                }
+            },
+        }
+    },
+}
+
+AUTH_COMPONENTS = {
+    "Error": ERROR_SCHEMA,
+    "OAuthError": {
+        "type": "object",
+        "description": "An RFC 6749 §5.2 error.",
+        "required": ["error", "error_description"],
+        "properties": {
+            "error": {"type": "string", "example": "invalid_client"},
+            "error_description": {"type": "string"},
+        },
+    },
+    "TokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "refresh_token", "scope"],
+        "properties": {
+            "access_token": {"type": "string", "description": "A JWT; send it as `Authorization: Bearer …`."},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "example": 3600},
+            "refresh_token": {"type": "string", "description": "Single use; keep it secret."},
+            "scope": {"type": "string", "example": "brands campaigns tools"},
+        },
+    },
+    "ServerMetadata": {
+        "type": "object",
+        "required": ["issuer", "token_endpoint", "grant_types_supported"],
+        "properties": {
+            "issuer": {"type": "string"},
+            "token_endpoint": {"type": "string", "format": "uri"},
+            "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+            "revocation_endpoint": {"type": "string", "format": "uri"},
+            "revocation_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+            "grant_types_supported": {"type": "array", "items": {"type": "string"}},
+            "response_types_supported": {"type": "array", "items": {"type": "string"}},
+            "scopes_supported": {"type": "array", "items": {"type": "string"}},
+            "service_documentation": {"type": "string", "format": "uri"},
+        },
+    },
+}
+
+
+def add_authorization_server(result, generator, request, public):
+    """drf-spectacular postprocessing hook: document /auth/* and RFC 8414 metadata, first in the document."""
+    # Routes match with or without a trailing slash; document the canonical form without it, as the spec writes it.
+    paths = {path.rstrip("/") or "/": item for path, item in result.get("paths", {}).items()}
+    result["paths"] = {**AUTH_PATHS, **paths}
+    for item in paths.values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] == "id":
+                    parameter["schema"] = {"type": "integer", "minimum": 1}
+                    parameter["description"] = "The object's id, as returned when it was created."
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(AUTH_COMPONENTS)
+    components.setdefault("securitySchemes", {})["basicAuth"] = {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Your client ID and client secret (RFC 6749 §2.3.1), on /auth/token and /auth/revoke.",
+    }
+    result["tags"] = [
+        {"name": "Authentication", "description": "Get, renew and revoke access tokens (OAuth 2.0)."},
+        {"name": "brands", "description": "Brands API — every plan."},
+        {"name": "campaigns", "description": "Campaigns API — Standard and Enterprise plans."},
+        {"name": "tools", "description": "Tools API — Enterprise plan."},
+    ]
+    return result
