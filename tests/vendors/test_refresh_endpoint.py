@@ -11,6 +11,7 @@ from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import get_token, on_postgres
 from vendors import services
+from vendors.tokens import token_checksum
 
 from .oauth_helpers import as_json, credentials, form
 
@@ -175,5 +176,7 @@ def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(free_vendor):
     assert len(winners) == 1, results
     assert winners[0]["access_token"] and winners[0]["refresh_token"]
     assert all(body["error"] == "invalid_grant" for body in losers)
-    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
-    assert AccessToken.objects.filter(source_refresh_token__isnull=False).count() == 1
+    # Exactly one successor. (A loser that arrives after the winner committed looks like a replay, and reuse
+    # detection may then revoke the family: safe, and the client simply authenticates again.)
+    family = RefreshToken.objects.get(token_checksum=token_checksum(token)).token_family
+    assert RefreshToken.objects.filter(token_family=family).count() == 2
