@@ -5,7 +5,7 @@ import binascii
 import json
 from urllib.parse import unquote_plus
 
-from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.models import RefreshToken
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import SettingsScopes
@@ -14,6 +14,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
 from .credentials import verify_client_secret
+from .reads import client_with_vendor
 from .tokens import token_checksum
 
 
@@ -84,11 +85,7 @@ class Validator(OAuth2Validator):
             return request.client
         request.client = None
         if isinstance(client_id, str) and 0 < len(client_id) <= 255:
-            request.client = (
-                Application.objects.select_related("vendor__plan", "user").filter(
-                    client_id=client_id, vendor__isnull=False
-                )
-            ).first()
+            request.client = client_with_vendor(client_id)
         return request.client
 
     def _presented_credentials(self, request) -> tuple[str, str] | None:
