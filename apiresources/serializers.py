@@ -1,4 +1,5 @@
 from collections.abc import Mapping
+from datetime import timedelta
 
 from django.core.validators import URLValidator
 from rest_framework import serializers
@@ -9,6 +10,7 @@ from .pagination import MAX_ID
 from .services import transition_error
 
 MAX_LABEL_LENGTH = 100
+ZERO = timedelta(0)
 
 
 def safe_label(key: object) -> str:
@@ -51,6 +53,8 @@ def _reader(field: serializers.Field):
             value = getattr(instance, attr)
             if value is None:
                 return None
+            if value.utcoffset() == ZERO:  # what the database hands back: skip the time zone conversion
+                return value.replace(tzinfo=None).isoformat() + "Z"
             text = field.enforce_timezone(value).isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
 
