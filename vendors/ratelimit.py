@@ -28,6 +28,16 @@ WARNING_INTERVAL_SECONDS = 60.0
 
 STATUS_OK, STATUS_RATE_LIMITED, STATUS_QUOTA_EXCEEDED = 0, 1, 2
 
+
+def _clock(argument: int) -> str:
+    """Lua that sets `now` (ms) from ARGV[argument], or from Redis' own clock when that is empty."""
+    return f"""local now = tonumber(ARGV[{argument}])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end"""
+
+
 # A sliding window log: the timestamps (ms) of the requests admitted in the last `window` ms, in a sorted set. Exact:
 # no span of `window` ms ever admits more than `limit`, so there is no double burst at a window edge.
 # KEYS: 1 window (sorted set), 2 month counter, 3 pending usage (hash)
@@ -37,11 +47,7 @@ HIT_SCRIPT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
-local now = tonumber(ARGV[8])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+--CLOCK--
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -67,17 +73,13 @@ end
 redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, count + 1, tonumber(oldest[2]), used, now}
-"""
+""".replace("--CLOCK--", _clock(8))
 
 # How long until every window in KEYS has room again (0: all have room). ARGV: 1 window ms, 2 now ms or "",
 # 3.. one limit per key.
 CHECK_SCRIPT = """
 local window = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+--CLOCK--
 local wait = 0
 for i, key in ipairs(KEYS) do
   local limit = tonumber(ARGV[i + 2])
@@ -90,22 +92,18 @@ for i, key in ipairs(KEYS) do
   end
 end
 return wait
-"""
+""".replace("--CLOCK--", _clock(2))
 
 # Add one event to every window in KEYS. ARGV: 1 window ms, 2 now ms or "", 3 unique member.
 RECORD_SCRIPT = """
 local window = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+--CLOCK--
 for _, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, ARGV[3])
   redis.call('PEXPIRE', key, window)
 end
 return 1
-"""
+""".replace("--CLOCK--", _clock(2))
 
 # Move the pending usage counts aside for one flush; a batch left by a flush that failed is retried first.
 # KEYS: 1 pending, 2 flushing.
