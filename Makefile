@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrapdemo --url http://$(HOST):$(PORT)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-true} LOG_FORMAT=$${LOG_FORMAT:-plain} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; SQLite by default, PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set
 test: $(VENV)/.installed

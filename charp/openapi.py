@@ -219,7 +219,58 @@ AUTH_PATHS = {
     },
 }
 
+_HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "checks": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "Each check: `ok`, or why it failed.",
+            "example": {"database": "ok", "redis": "ok"},
+        },
+        "rate_limits": {
+            "type": "object",
+            "description": "On /readyz: the rate limiter's backend and whether its last call to it succeeded.",
+        },
+    },
+}
+
+
+def _health_operation(operation_id: str, summary: str, description: str, failure: str) -> dict:
+    body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "tags": ["Operations"],
+            "summary": summary,
+            "description": description,
+            "security": [{}],
+            "responses": {"200": {"description": "Healthy.", **body}, "503": {"description": failure, **body}},
+        }
+    }
+
+
+HEALTH_PATHS = {
+    "/healthz": _health_operation(
+        "healthz",
+        "Liveness",
+        "The process answers; touches neither the database nor Redis. Unauthenticated, not rate-limited, "
+        "served over plain HTTP too, `Cache-Control: no-store`.",
+        "Not used: a live process always answers 200.",
+    ),
+    "/readyz": _health_operation(
+        "readyz",
+        "Readiness",
+        "The database answers `SELECT 1` and, when Redis is configured, Redis answers PING. Unauthenticated, not "
+        "rate-limited, served over plain HTTP too, `Cache-Control: no-store`.",
+        "A dependency is unreachable; `checks` names it.",
+    ),
+}
+
 AUTH_COMPONENTS = {
+    "Health": _HEALTH_SCHEMA,
     "Error": ERROR_SCHEMA,
     "OAuthError": {
         "type": "object",
@@ -263,7 +314,7 @@ def add_authorization_server(result, generator, request, public):
     """drf-spectacular postprocessing hook: document /auth/* and RFC 8414 metadata, first in the document."""
     # Routes match with or without a trailing slash; document the canonical form without it, as the spec writes it.
     paths = {path.rstrip("/") or "/": item for path, item in result.get("paths", {}).items()}
-    result["paths"] = {**AUTH_PATHS, **paths}
+    result["paths"] = {**AUTH_PATHS, **paths, **HEALTH_PATHS}
     for item in paths.values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
@@ -282,5 +333,6 @@ def add_authorization_server(result, generator, request, public):
         {"name": "brands", "description": "Brands API — every plan."},
         {"name": "campaigns", "description": "Campaigns API — Standard and Enterprise plans."},
         {"name": "tools", "description": "Tools API — Enterprise plan."},
+        {"name": "Operations", "description": "Health probes for load balancers."},
     ]
     return result

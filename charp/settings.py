@@ -51,7 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response (redirects and errors included) carries X-Request-ID and is logged with its time.
+    "charp.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "charp.security.ContentSecurityPolicyMiddleware",
     "charp.errors.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,6 +112,11 @@ else:
 CLIENT_SECRET_PEPPER = env.str("CLIENT_SECRET_PEPPER", default="") or _derived_key("client-secret-pepper")
 # HS256 signing keys for access tokens; the first signs, all verify, so keys can be rotated.
 JWT_SIGNING_KEYS = env.list("JWT_SIGNING_KEYS", default=[]) or [_derived_key("jwt-signing-key")]
+# Which of the two came from SECRET_KEY: a deploy check warns (vendors/checks.py), since rotating SECRET_KEY would
+# then invalidate every client secret or every access token.
+KEYS_DERIVED_FROM_SECRET_KEY = [
+    name for name in ("CLIENT_SECRET_PEPPER", "JWT_SIGNING_KEYS") if not env.str(name, default="").strip(" ,")
+]
 JWT_ISSUER = env.str("JWT_ISSUER", default="https://api.charp.ai")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="https://api.charp.ai")
 
@@ -134,6 +142,29 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+# Staff sessions last a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Load balancers probe the health endpoints over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# On HTML pages (the staff portal, the docs): everything from this origin, no inline scripts (charp/security.py).
+# Inline styles stay allowed: the admin's style attributes and Redoc's generated styles need them.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 X_FRAME_OPTIONS = "DENY"
 # Bodies of the API are small JSON documents; anything larger is refused before it is parsed.
@@ -154,6 +185,16 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # Charp serves no authorization endpoint: implicit, password and code grants, PKCE and redirect URIs do not
+    # apply; the compliant values keep it so should one ever be routed (and keep `check --deploy` clean).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "CLIENT_SECRET_HASHER": "client_hmac_sha256",
     "CLIENT_SECRET_GENERATOR_LENGTH": 48,
     "ACCESS_TOKEN_GENERATOR": "vendors.tokens.generate_access_token",
@@ -209,6 +250,11 @@ AUTH_FAILURES_PER_IP = _non_negative_int("AUTH_FAILURES_PER_IP", 30, minimum=1)
 AUTH_FAILURES_PER_CLIENT = _non_negative_int("AUTH_FAILURES_PER_CLIENT", 10, minimum=1)
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
 TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
+# Staff password guessing at the admin login: failures per username (from any address) and per address within the
+# window; beyond either, the login refuses until the oldest failure ages out (vendors/staff_login.py).
+ADMIN_LOGIN_FAILURE_WINDOW = _non_negative_int("ADMIN_LOGIN_FAILURE_WINDOW", 900, minimum=1)
+ADMIN_LOGIN_FAILURES_PER_USER = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 
 # --- Internationalisation, static files -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -248,15 +294,37 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------------
+# One JSON object per line (LOG_FORMAT=json, the default) or plain lines for local development (LOG_FORMAT=plain).
+# Every handler redacts secrets, tokens and Authorization values (charp/logs.py); the access log never logs bodies.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact": {"()": "charp.logs.RedactingFilter"},
+        "request": {"()": "charp.logs.RequestContextFilter"},
+    },
+    "formatters": {
+        "json": {"()": "charp.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact", "request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # oauthlib logs token values at DEBUG: never let it speak below WARNING.
     "loggers": {
+        # oauthlib logs token values at DEBUG: never let it speak below WARNING.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # Replace Django's own handlers (plain text, DEBUG-only console) so that django.request and django.server
+        # lines go through the same formatter and redaction as everything else.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from charp import docs, health
 from vendors import views
 
 handler400 = "charp.errors.bad_request"
@@ -22,7 +23,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The OpenAPI document and its rendered docs are public; the docs assets are served locally (sidecar).
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
-    re_path(r"^docs/try/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs-try"),
+    # Both pages load their scripts from this origin only, with no inline script, as the CSP requires.
+    re_path(r"^docs/?$", SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"), name="docs"),
+    re_path(r"^docs/redoc\.js$", docs.redoc_bundle, name="docs-redoc-js"),
+    re_path(r"^docs/try/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs-try"),
+    re_path(r"^healthz/?$", health.healthz, name="healthz"),
+    re_path(r"^readyz/?$", health.readyz, name="readyz"),
     path("", include("apiresources.urls")),
 ]

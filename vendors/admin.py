@@ -24,6 +24,7 @@ from oauth2_provider.models import (
 
 from . import selectors, services
 from .models import AuditEvent, Plan, Vendor
+from .staff_login import ThrottledAdminAuthenticationForm
 
 MANAGE_CREDENTIALS = "vendors.manage_credentials"
 
@@ -42,6 +43,7 @@ for _model in (
 admin.site.site_header = "Charp staff portal"
 admin.site.site_title = "Charp staff portal"
 admin.site.index_title = "Vendors, credentials and audit log"
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 GRACE_CHOICES = [
     (0, "None: the current secret stops working now"),

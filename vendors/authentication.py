@@ -5,6 +5,8 @@ from oauth2_provider.models import AccessToken
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from charp.logs import client_id_var
+
 from .reads import access_token_with_vendor
 from .tokens import decode_access_token, token_checksum
 
@@ -50,6 +52,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not token or " " in token:
             raise InvalidToken("The Authorization header must be 'Bearer <access token>'.")
         access_token = authenticate_access_token(token)
+        client_id_var.set(access_token.application.client_id)  # for the access log
         return access_token.user, access_token
 
     def authenticate_header(self, request):

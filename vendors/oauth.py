@@ -13,6 +13,8 @@ from oauthlib.oauth2 import BearerToken, ResourceEndpoint, RevocationEndpoint, T
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
+from charp.logs import client_id_var
+
 from .credentials import verify_client_secret
 from .reads import client_with_vendor
 from .tokens import token_checksum
@@ -118,6 +120,7 @@ class Validator(OAuth2Validator):
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
             )
+        client_id_var.set(client.client_id)  # for the access log
         return True
 
     def client_authentication_required(self, request, *args, **kwargs):
@@ -175,4 +178,5 @@ class RefreshValidator(Validator):
         if client is None or not client.vendor.is_active:
             return False
         request.client_id = owner
+        client_id_var.set(owner)  # for the access log
         return True

@@ -236,6 +236,8 @@ class AuthGuard:
 
     keys: tuple[str, ...]
     limits: tuple[int, ...]
+    # Seconds over which failures count; AUTH_FAILURE_WINDOW when None (the staff login has its own window).
+    window: int | None = None
 
     def retry_after(self) -> int:
         """Seconds until this caller may try again; 0 when it may now (also when the counters are unavailable)."""
@@ -250,9 +252,8 @@ class AuthGuard:
         if settings.RATELIMIT_ENABLED:
             ratelimit.call("record", keys=list(self.keys), window_ms=self._window_ms(), now_ms=None)
 
-    @staticmethod
-    def _window_ms() -> int:
-        return settings.AUTH_FAILURE_WINDOW * 1000
+    def _window_ms(self) -> int:
+        return (self.window or settings.AUTH_FAILURE_WINDOW) * 1000
 
 
 def auth_guard(request, params: dict[str, str]) -> AuthGuard:

@@ -1,0 +1,196 @@
+"""Structured logs: request IDs, one JSON object per line, an access log line per request, and redaction of every
+secret, token and Authorization value before any handler writes a record."""
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+REDACTED = "[REDACTED]"
+SENSITIVE_KEYS = ("client_secret", "refresh_token", "access_token", "token", "password", "authorization")
+_KEYS = "|".join(SENSITIVE_KEYS)
+_TEXT_PATTERNS = [
+    # Authorization header values in any text: "Bearer …", "Basic …"
+    re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    # JSON, Python reprs and query strings: "client_secret": "…", 'token': '…', token=…, password: …
+    re.compile(rf"""(?i)(["']?\b(?:\w*_)?(?:{_KEYS})["']?\s*[:=]\s*)(["']?)(?!\[REDACTED\])[^\s"'&,;}}\]]+"""),
+    # A JWT anywhere, whatever surrounds it.
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+]
+# A %-placeholder right after a sensitive word in a format string ("Validating refresh token %s"): its argument is a
+# secret even though nothing in the value says so.
+_PLACEHOLDER_AFTER_KEY = re.compile(rf"(?i)(?:{_KEYS.replace('_', '[_ ]')})\W{{0,3}}$")
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+client_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_id", default=None)
+
+access_logger = logging.getLogger("charp.access")
+
+
+def _is_sensitive(key) -> bool:
+    key = str(key).lower().replace("-", "_")
+    return any(key == name or key.endswith("_" + name) for name in SENSITIVE_KEYS)
+
+
+def redact_text(text: str) -> str:
+    for pattern in _TEXT_PATTERNS:
+        if pattern.groups == 2:
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def redact(value):
+    """A copy of a log value with sensitive keys' values and secret-looking text replaced."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: REDACTED if _is_sensitive(key) else redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact(item) for item in value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(repr(value) if not isinstance(value, Exception) else str(value))
+
+
+class RedactingFilter(logging.Filter):
+    """On every handler: replace secrets in the message, its arguments, extras and exception text, in place, so
+    that whatever handler comes next sees the redacted record too."""
+
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_charp_redacted", False):
+            return True
+        message = str(record.msg)
+        args = record.args
+        if args:
+            if isinstance(args, dict):
+                args = {key: REDACTED if _is_sensitive(key) else redact(value) for key, value in args.items()}
+            else:
+                args = tuple(args)
+                positions = [m for m in _PLACEHOLDER.finditer(message) if m.group() != "%%"]
+                args = tuple(
+                    REDACTED
+                    if index < len(positions) and _PLACEHOLDER_AFTER_KEY.search(message[: positions[index].start()])
+                    else redact(arg)
+                    for index, arg in enumerate(args)
+                )
+            try:
+                message = message % args
+            except (TypeError, ValueError):
+                message = f"{message} {args!r}"
+        record.msg = redact_text(message)
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key in self._STANDARD or key.startswith("_"):
+                continue
+            if key == "request":
+                continue  # Django's HttpRequest: never formatted, only its path is read (below)
+            setattr(record, key, REDACTED if _is_sensitive(key) else redact(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+            record.exc_info = None  # the formatter would format the raw traceback again
+        record._charp_redacted = True
+        return True
+
+
+class RequestContextFilter(logging.Filter):
+    """Stamp each record with the request ID and the authenticated vendor's client ID of the current request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            # django.request logs after the middleware has returned, with the request attached.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id_var.get()
+        if not hasattr(record, "client_id"):
+            record.client_id = client_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: timestamp, level, logger, message, request fields and any simple extras."""
+
+    _SKIP = RedactingFilter._STANDARD | {"request", "_charp_redacted"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key in self._SKIP or key.startswith("_"):
+                continue
+            entry[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        request = getattr(record, "request", None)
+        if request is not None and "path" not in entry:
+            entry["method"] = getattr(request, "method", None)
+            entry["path"] = getattr(request, "path", None)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+def incoming_request_id(value: str | None) -> str:
+    """The caller's X-Request-ID when it is ≤128 characters of [A-Za-z0-9._-]; otherwise a new one."""
+    if value and _VALID_REQUEST_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def remote_address(request) -> str:
+    from vendors.throttling import client_ip
+
+    return client_ip(request)
+
+
+class RequestLogMiddleware:
+    """Gives each request an ID (honouring a valid incoming X-Request-ID), returns it on the response, and writes one
+    access-log line: method, path (no query string, no body), status, duration, vendor and address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id
+        request_token = request_id_var.set(request_id)
+        client_token = client_id_var.set(None)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            status = response.status_code
+            access_logger.log(
+                logging.WARNING if status >= 500 else logging.INFO,
+                "%s %s %s",
+                request.method,
+                request.path,
+                status,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_id": client_id_var.get(),
+                    "remote_addr": remote_address(request),
+                },
+            )
+            return response
+        finally:
+            client_id_var.reset(client_token)
+            request_id_var.reset(request_token)

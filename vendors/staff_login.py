@@ -1,0 +1,52 @@
+"""Password guessing at the staff portal's login: failed sign-ins are counted per username (from any address) and
+per address on the shared counters of vendors/ratelimit.py, and past either limit the login refuses, before
+checking the password, until the oldest failure leaves the window."""
+
+import math
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
+
+from .throttling import AuthGuard, _digest, client_ip
+
+
+def staff_login_guard(request, username: str) -> AuthGuard:
+    prefix = settings.RATELIMIT_KEY_PREFIX
+    # Case-folded, so that "Alice" and "alice" share one budget whichever of them the database knows.
+    return AuthGuard(
+        keys=(
+            f"{prefix}stafflogin:user:{_digest(username.casefold())}",
+            f"{prefix}stafflogin:ip:{_digest(client_ip(request))}",
+        ),
+        limits=(settings.ADMIN_LOGIN_FAILURES_PER_USER, settings.ADMIN_LOGIN_FAILURES_PER_IP),
+        window=settings.ADMIN_LOGIN_FAILURE_WINDOW,
+    )
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login form, refusing while the username or the address has too many recent failures."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "locked": "Too many failed sign-in attempts for this account or from your address. "
+        "Try again in %(minutes)d minute%(plural)s, or ask another administrator to reset your password.",
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        guard = staff_login_guard(self.request, username)
+        if wait := guard.retry_after():
+            minutes = max(1, math.ceil(wait / 60))
+            # The same answer whether the password is right or not, and whether the user exists or not.
+            raise ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": minutes, "plural": "" if minutes == 1 else "s"},
+            )
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                guard.record_failure()
+            raise

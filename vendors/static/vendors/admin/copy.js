@@ -1,0 +1,21 @@
+// Copy buttons on the one-time secret page: the Clipboard API where the page is a secure context, a selection copy
+// elsewhere. A static file, not an inline script, so that the Content-Security-Policy can forbid inline scripts.
+document.querySelectorAll(".charp-copy").forEach(function (button) {
+  button.addEventListener("click", function () {
+    var source = document.getElementById(button.dataset.copy);
+    var done = function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(done);
+      return;
+    }
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+    document.execCommand("copy");
+    done();
+  });
+});
