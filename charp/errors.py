@@ -164,7 +164,7 @@ def database_unavailable(exc: BaseException | None = None) -> JsonResponse:
     now = time.monotonic()
     if now - _database_warned_at >= _DATABASE_WARNING_INTERVAL:
         _database_warned_at = now
-        logger.warning("Database unavailable (%s); answering 503 until it is back.", type(exc).__name__ if exc else "")
+        logger.warning("Database unavailable (%r); answering 503 until it is back.", exc)
     response = _json_error(
         503,
         "service_unavailable",
