@@ -1,8 +1,13 @@
 """One error shape for the whole API: {"error": code, "error_description": sentence, "fields"?: {...}}."""
 
+import logging
+import sys
+import time
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
@@ -71,6 +76,8 @@ def _fields(detail) -> dict:
 
 def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: shape every API error the same way."""
+    if is_database_unavailable(exc):
+        return database_unavailable(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -126,7 +133,62 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its `except` block, so an exception that escaped a middleware is still at hand.
+    exc = sys.exc_info()[1]
+    if is_database_unavailable(exc):
+        return database_unavailable(exc)
     return _json_error(500, "server_error", "Something went wrong on our side. It has been logged; please retry.")
+
+
+# --- Database outages -------------------------------------------------------------------------------------------
+# While PostgreSQL restarts or fails over, connections are refused or dropped mid-query. Those requests get a 503
+# the client can retry, not a 500; Django's connection health checks (CONN_HEALTH_CHECKS) replace the broken
+# connection at the start of the next request, so the workers recover by themselves.
+
+DATABASE_RETRY_AFTER = 5
+# An outage is logged once per this many seconds per process, not once per request.
+_DATABASE_WARNING_INTERVAL = 30.0
+_database_warned_at = -_DATABASE_WARNING_INTERVAL
+
+logger = logging.getLogger("charp.errors")
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Connection refused, closed by the server, or unusable: the database, not the request, is at fault."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable(exc: BaseException | None = None) -> JsonResponse:
+    """503 `service_unavailable` with Retry-After, logged at most every half minute per process."""
+    global _database_warned_at
+    now = time.monotonic()
+    if now - _database_warned_at >= _DATABASE_WARNING_INTERVAL:
+        _database_warned_at = now
+        logger.warning("Database unavailable (%r); answering 503 until it is back.", exc)
+    response = _json_error(
+        503,
+        "service_unavailable",
+        f"The service is briefly unavailable (its database is not answering). Retry in {DATABASE_RETRY_AFTER} s.",
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answers a database outage inside any Django view (/auth/*, the admin) with a JSON 503 and Retry-After;
+    DRF views get the same from api_exception_handler, and server_error catches what escapes a middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_database_unavailable(exception):
+            return database_unavailable(exception)
+        return None
 
 
 class BodySizeLimitMiddleware:

@@ -18,7 +18,10 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is too large (`request_too_large`).",
     415: "The body is not JSON (`unsupported_media_type`).",
     429: "Too many requests for your plan (`rate_limited`); retry after the `Retry-After` seconds.",
+    503: "The service is briefly unavailable (`service_unavailable`), e.g. while its database restarts; retry after "
+    "the `Retry-After` seconds.",
 }
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -45,10 +48,13 @@ ERROR_SCHEMA = {
 
 
 def error_response(status: int, description: str | None = None) -> dict:
-    return {
+    response = {
         "description": description or ERROR_DESCRIPTIONS[status],
         "content": {"application/json": {"schema": ERROR_REF}},
     }
+    if status in (429, 503):
+        response["headers"] = RETRY_AFTER
+    return response
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -78,6 +84,7 @@ class AutoSchema(openapi.AutoSchema):
             statuses += [413, 415]
         if "{" in self.path or self.path.startswith("/tools/"):
             statuses.append(404)
+        statuses.append(503)
         for status in sorted(statuses):
             responses.setdefault(str(status), error_response(status))
         return responses
@@ -97,11 +104,18 @@ def _oauth_errors(*statuses: int) -> dict:
         405: "Only POST is accepted.",
         413: "The request body is too large.",
         415: "The body is neither JSON nor form-encoded.",
+        429: "`slow_down`: too many failed client authentications from your address; retry after `Retry-After` "
+        "seconds. Successful requests are never counted.",
+        503: ERROR_DESCRIPTIONS[503],
     }
-    return {
+    responses = {
         str(status): {"description": descriptions[status], "content": {"application/json": {"schema": OAUTH_ERROR_REF}}}
         for status in statuses
     }
+    for status in ("429", "503"):
+        if status in responses:
+            responses[status]["headers"] = RETRY_AFTER
+    return responses
 
 
 TOKEN_RESPONSE = {
@@ -141,7 +155,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
         }
     },
     "/auth/refresh": {
@@ -167,7 +181,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
         }
     },
     "/auth/revoke": {
@@ -198,7 +212,7 @@ AUTH_PATHS = {
                     "description": "Revoked, or unknown.",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },
-                **_oauth_errors(400, 401, 405, 413, 415),
+                **_oauth_errors(400, 401, 405, 413, 415, 429, 503),
             },
         }
     },

@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "charp.security.ContentSecurityPolicyMiddleware",
     "charp.errors.BodySizeLimitMiddleware",
+    # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/errors.py).
+    "charp.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -4,7 +4,7 @@ import json
 from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -54,6 +54,8 @@ def parse_parameters(request: HttpRequest) -> dict[str, str]:
                 data = json.loads(request.body)
             except (ValueError, UnicodeDecodeError):
                 raise InvalidRequest("The request body is not valid JSON.") from None
+            except RecursionError:
+                raise InvalidRequest("The JSON body is nested too deeply.") from None
             if not isinstance(data, dict):
                 raise InvalidRequest("The JSON body must be an object.")
             params = {key: value for key, value in data.items() if value is not None}
@@ -69,12 +71,26 @@ def parse_parameters(request: HttpRequest) -> dict[str, str]:
             )
     except RequestDataTooBig:
         raise InvalidRequest("The request body is too large.", status=413) from None
+    except (BadRequest, SuspiciousOperation):
+        # Django refuses a form body that is not UTF-8 or has too many fields; answer in the token endpoint's shape.
+        raise InvalidRequest("The form body must be UTF-8 encoded, with at most a few parameters.") from None
     for key, value in params.items():
+        if not _encodable(key):
+            raise InvalidRequest("A parameter name is not valid UTF-8 text.")
         if not isinstance(value, str):
             raise InvalidRequest(f"The parameter '{key}' must be a string.")
-        if len(value) > MAX_PARAMETER_LENGTH or "\x00" in value:
+        if len(value) > MAX_PARAMETER_LENGTH or "\x00" in value or not _encodable(value):
             raise InvalidRequest(f"The parameter '{key}' is too long or contains invalid characters.")
     return params
+
+
+def _encodable(text: str) -> bool:
+    """False for a lone surrogate (JSON "\\ud800"): no database, hash or response can encode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @cache
