@@ -25,6 +25,8 @@ class JoinedRead:
     def __init__(self, loaded: list[tuple[type[Model], list[str]]], joins: Callable[[Callable], str], where: str):
         self.loaded, self.joins, self.where = loaded, joins, where
         self._compiled = None
+        # Per model, the attribute names from_db wants, in column order: resolved once, not per request.
+        self._attnames = [(model, [model._meta.get_field(name).attname for name in names]) for model, names in loaded]
 
     def _compile(self) -> tuple[str, list[tuple]]:
         quote = connection.ops.quote_name
@@ -55,10 +57,9 @@ class JoinedRead:
             for convert in functions:
                 values[index] = convert(values[index], column, connection)
         instances, start = [], 0
-        for model, names in self.loaded:
-            attnames = [model._meta.get_field(name).attname for name in names]
-            instances.append(model.from_db(connection.alias, attnames, values[start : start + len(names)]))
-            start += len(names)
+        for model, attnames in self._attnames:
+            instances.append(model.from_db(connection.alias, attnames, values[start : start + len(attnames)]))
+            start += len(attnames)
         return instances
 
 
