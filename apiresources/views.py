@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -5,6 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from vendors import cache
 from vendors.permissions import PlanAllowsAPI
 
 from . import selectors, services
@@ -16,6 +19,28 @@ from .tools import TOOLS, ToolInputError
 
 # Ids are 64-bit integers: anything else in the path is an unknown URL (404), never a database error.
 ID_PATTERN = r"[0-9]{1,18}"
+
+
+def cached_read(request, render, *args, **kwargs):
+    """Serve a GET from this worker's copy if the vendor's data tag, fetched by this request's rate-limit check, is
+    the one it was stored under (vendors/cache.py); otherwise render it and keep the bytes under that tag."""
+    decision = getattr(request._request, "charp_ratelimit", None)
+    if decision is None or decision.outcome is None or settings.READ_CACHE_SECONDS <= 0:
+        return render(request, *args, **kwargs)
+    tag = decision.outcome.tags.data
+    key = (request.auth.application.client_id, request.build_absolute_uri(), request.accepted_media_type)
+    cached = cache.reads.get(key)
+    if cached is not None and cached[0] == tag:
+        content_type, body = cached[1]
+        return HttpResponse(body, content_type=content_type)
+    response = render(request, *args, **kwargs)
+    if response.status_code == 200:
+
+        def keep(rendered):
+            cache.reads.put(key, tag, (rendered["Content-Type"], rendered.content), cost=len(rendered.content))
+
+        response.add_post_render_callback(keep)
+    return response
 
 
 class VendorScopedViewSet(viewsets.ModelViewSet):
@@ -30,6 +55,12 @@ class VendorScopedViewSet(viewsets.ModelViewSet):
     @property
     def vendor(self):
         return self.request.auth.application.vendor
+
+    def list(self, request, *args, **kwargs):
+        return cached_read(request, super().list, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        return cached_read(request, super().retrieve, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from vendors import ratelimit, services
+from vendors import cache, ratelimit, services
 
 on_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL)"
@@ -17,11 +17,17 @@ on_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Red
 
 
 @pytest.fixture(autouse=True)
-def isolated_rate_limits(settings):
-    """Each test counts on fresh rate-limit, quota and auth-failure counters, and no worker flushes usage by itself."""
+def isolated_rate_limits(request, settings, monkeypatch):
+    """Each test counts on fresh rate-limit, quota and auth-failure counters and empty caches, and no worker flushes
+    usage by itself."""
     settings.RATELIMIT_KEY_PREFIX = f"charp:test:{uuid.uuid4().hex[:12]}:"
     settings.USAGE_FLUSH_INTERVAL = 0
     ratelimit.LOCAL.reset()
+    cache.clear()
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
+        # The test's transaction never commits, and every read shares it: bump cache versions at once.
+        monkeypatch.setattr(cache, "after_commit", lambda callback: callback())
     yield
     if ratelimit.backend() is not ratelimit.LOCAL:
         client = ratelimit.backend().client

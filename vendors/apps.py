@@ -6,4 +6,6 @@ class VendorsConfig(AppConfig):
     verbose_name = "Vendors"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deploy checks)
+        from . import cache, checks  # noqa: F401  (checks registers the deploy checks)
+
+        cache.connect()

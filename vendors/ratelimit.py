@@ -9,6 +9,7 @@ single process: production needs REDIS_URL. If Redis is unreachable, callers get
 
 import bisect
 import logging
+import secrets
 import threading
 import time
 from collections import Counter
@@ -26,7 +27,7 @@ REDIS_RETRY_SECONDS = 2.0
 # An outage is logged at most this often per process.
 WARNING_INTERVAL_SECONDS = 60.0
 
-STATUS_OK, STATUS_RATE_LIMITED, STATUS_QUOTA_EXCEEDED = 0, 1, 2
+STATUS_OK, STATUS_RATE_LIMITED, STATUS_QUOTA_EXCEEDED, STATUS_STALE = 0, 1, 2, 3
 
 
 def _clock(argument: int) -> str:
@@ -38,15 +39,38 @@ if not now then
 end"""
 
 
+# Cache versions (vendors/cache.py): a tag names the state of a vendor's rows at one moment. Tags are
+# "<era>:<value>", where the era is a random name the store gets when it starts empty (a Redis restart or flush
+# gives new eras, so no old tag can match again) and values come from one counter, so a vendor's hash that is
+# evicted or recreated never repeats an old value. Reading never creates a vendor's hash: unknown client IDs cost
+# nothing. KEYS[v] vendor hash, KEYS[v+1] global hash, KEYS[v+2] era; ARGV[a] a fresh random era.
+def _versions(v: int, a: int) -> str:
+    return f"""local era = redis.call('HGET', KEYS[{v + 2}], 'name')
+if not era then
+  era = ARGV[{a}]
+  redis.call('HSET', KEYS[{v + 2}], 'name', era)
+end
+local vendor = redis.call('HMGET', KEYS[{v}], 'a', 'd')
+local auth_tag = era .. ':' .. (redis.call('HGET', KEYS[{v + 1}], 'a') or '0') .. ':' .. (vendor[1] or '0')
+local data_tag = era .. ':' .. (vendor[2] or '0')"""
+
+
 # A sliding window log: the timestamps (ms) of the requests admitted in the last `window` ms, in a sorted set. Exact:
 # no span of `window` ms ever admits more than `limit`, so there is no double burst at a window edge.
-# KEYS: 1 window (sorted set), 2 month counter, 3 pending usage (hash)
+# With an expected auth tag that is no longer current, nothing is counted and the current tags come back with
+# status 3 (stale): the caller re-reads the token and asks again.
+# KEYS: 1 window (sorted set), 2 month counter, 3 pending usage (hash), 4-6 versions (see _versions)
 # ARGV: 1 limit, 2 window ms, 3 quota (-1 = none), 4 month-counter TTL s, 5 unique member, 6 requests field,
-#       7 throttled field, 8 now in ms ("" = Redis' own clock, shared by every app server)
+#       7 throttled field, 8 now in ms ("" = Redis' own clock, shared by every app server), 9 expected auth tag
+#       ("" = none), 10 a fresh era
 HIT_SCRIPT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
+--VERSIONS--
+if ARGV[9] ~= '' and ARGV[9] ~= auth_tag then
+  return {3, 0, 0, 0, 0, auth_tag, data_tag}
+end
 --CLOCK--
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
@@ -62,7 +86,7 @@ if status ~= 0 then
   -- The count falls below the limit when the entry at index (count - limit) leaves the window.
   local index = math.max(count - limit, 0)
   local entry = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
-  return {status, count, tonumber(entry[2] or now), used, now}
+  return {status, count, tonumber(entry[2] or now), used, now, auth_tag, data_tag}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], window)
@@ -72,8 +96,27 @@ if used == 1 then
 end
 redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count + 1, tonumber(oldest[2]), used, now}
-""".replace("--CLOCK--", _clock(8))
+return {0, count + 1, tonumber(oldest[2]), used, now, auth_tag, data_tag}
+""".replace("--CLOCK--", _clock(8)).replace("--VERSIONS--", _versions(4, 10))
+
+# The current tags of one vendor. KEYS: versions (see _versions); ARGV: 1 a fresh era.
+TAGS_SCRIPT = f"""
+{_versions(1, 1)}
+return {{auth_tag, data_tag}}
+"""
+
+# Give each KEYS[i] (a vendor's or the global hash) a new value in field ARGV[i + 1]. The era hash (name and
+# counter) is last in KEYS; ARGV[1] is a fresh era.
+BUMP_SCRIPT = """
+local era = KEYS[#KEYS]
+if not redis.call('HGET', era, 'name') then
+  redis.call('HSET', era, 'name', ARGV[1])
+end
+for i = 1, #KEYS - 1 do
+  redis.call('HSET', KEYS[i], ARGV[i + 1], redis.call('HINCRBY', era, 'n', 1))
+end
+return #KEYS - 1
+"""
 
 # How long until every window in KEYS has room again (0: all have room). ARGV: 1 window ms, 2 now ms or "",
 # 3.. one limit per key.
@@ -119,15 +162,29 @@ return redis.call('HGETALL', KEYS[2])
 
 
 @dataclass(frozen=True)
+class Tags:
+    """The cache versions of one vendor: `auth` covers its client, vendor row, plan and tokens; `data` its brands
+    and campaigns."""
+
+    auth: str
+    data: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What the hit script saw: status, requests in the window, the entry whose expiry is the next reset, quota
-    units used this month, and the clock it used (ms)."""
+    units used this month, the clock it used (ms), and the vendor's current cache tags."""
 
     status: int
     count: int
     marker_ms: int
     used: int
     now_ms: int
+    tags: Tags
+
+
+def _era() -> str:
+    return secrets.token_hex(8)
 
 
 def _prefix() -> str:
@@ -163,6 +220,7 @@ class LocalBackend:
         self._windows: dict[str, list[int]] = {}
         self._counters: dict[str, tuple[int, float]] = {}
         self._pending: dict[str, Counter] = {}
+        self._versions: dict[str, dict[str, str]] = {}
 
     @staticmethod
     def _now(now_ms: int | None) -> int:
@@ -173,10 +231,45 @@ class LocalBackend:
         del entries[: bisect.bisect_right(entries, now - window_ms)]
         return entries
 
+    def _tags(self, version_keys: list[str]) -> Tags:
+        vendor_key, global_key, era_key = version_keys
+        era = self._versions.setdefault(era_key, {}).setdefault("name", _era())
+        vendor, every = self._versions.get(vendor_key, {}), self._versions.get(global_key, {})
+        return Tags(f"{era}:{every.get('a', '0')}:{vendor.get('a', '0')}", f"{era}:{vendor.get('d', '0')}")
+
+    def tags(self, *, version_keys) -> Tags:
+        with self._lock:
+            return self._tags(version_keys)
+
+    def bump(self, *, keys, fields) -> bool:
+        with self._lock:
+            *hashes, era_key = keys
+            era = self._versions.setdefault(era_key, {})
+            era.setdefault("name", _era())
+            for key, field in zip(hashes, fields, strict=True):
+                era["n"] = str(int(era.get("n", "0")) + 1)
+                self._versions.setdefault(key, {})[field] = era["n"]
+            return True
+
     def hit(
-        self, *, window_key, limit, window_ms, quota_key, quota, quota_ttl, requests_field, throttled_field, now_ms
+        self,
+        *,
+        window_key,
+        limit,
+        window_ms,
+        quota_key,
+        quota,
+        quota_ttl,
+        requests_field,
+        throttled_field,
+        now_ms,
+        version_keys,
+        expected_auth,
     ):
         with self._lock:
+            tags = self._tags(version_keys)
+            if expected_auth is not None and expected_auth != tags.auth:
+                return Outcome(STATUS_STALE, 0, 0, 0, 0, tags)
             now = self._now(now_ms)
             entries = self._window(window_key, now, window_ms)
             count = len(entries)
@@ -193,12 +286,12 @@ class LocalBackend:
                 pending[throttled_field] += 1
                 index = max(count - limit, 0)
                 marker = entries[index] if index < count else now
-                return Outcome(status, count, marker, used, now)
+                return Outcome(status, count, marker, used, now, tags)
             bisect.insort(entries, now)
             used += 1
             self._counters[quota_key] = (used, expires if used > 1 else now / 1000 + quota_ttl)
             pending[requests_field] += 1
-            return Outcome(STATUS_OK, count + 1, entries[0], used, now)
+            return Outcome(STATUS_OK, count + 1, entries[0], used, now, tags)
 
     def check(self, *, keys, limits, window_ms, now_ms) -> int:
         with self._lock:
@@ -243,6 +336,7 @@ class LocalBackend:
             self._windows.clear()
             self._counters.clear()
             self._pending.clear()
+            self._versions.clear()
 
 
 class RedisBackend:
@@ -259,6 +353,8 @@ class RedisBackend:
         self._check = client.register_script(CHECK_SCRIPT)
         self._record = client.register_script(RECORD_SCRIPT)
         self._take = client.register_script(TAKE_SCRIPT)
+        self._tags = client.register_script(TAGS_SCRIPT)
+        self._bump = client.register_script(BUMP_SCRIPT)
 
     @property
     def client(self):
@@ -269,11 +365,33 @@ class RedisBackend:
         return "" if now_ms is None else str(now_ms)
 
     def hit(
-        self, *, window_key, limit, window_ms, quota_key, quota, quota_ttl, requests_field, throttled_field, now_ms
+        self,
+        *,
+        window_key,
+        limit,
+        window_ms,
+        quota_key,
+        quota,
+        quota_ttl,
+        requests_field,
+        throttled_field,
+        now_ms,
+        version_keys,
+        expected_auth,
     ):
         args = [limit, window_ms, quota, quota_ttl, _unique(), requests_field, throttled_field, self._now(now_ms)]
-        reply = self._hit(keys=[window_key, quota_key, f"{_prefix()}usage:pending"], args=args, client=self.client)
-        return Outcome(*(int(value) for value in reply))
+        args += [expected_auth or "", _era()]
+        keys = [window_key, quota_key, f"{_prefix()}usage:pending", *version_keys]
+        *numbers, auth, data = self._hit(keys=keys, args=args, client=self.client)
+        return Outcome(*(int(value) for value in numbers), Tags(auth.decode(), data.decode()))
+
+    def tags(self, *, version_keys) -> Tags:
+        auth, data = self._tags(keys=version_keys, args=[_era()], client=self.client)
+        return Tags(auth.decode(), data.decode())
+
+    def bump(self, *, keys, fields) -> bool:
+        self._bump(keys=keys, args=[_era(), *fields], client=self.client)
+        return True
 
     def check(self, *, keys, limits, window_ms, now_ms) -> int:
         return int(self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=self.client))
@@ -327,6 +445,10 @@ def _settings_changed(*, setting, **kwargs):
         _health.reset()
 
 
+# Called (without arguments) when the store stops answering: vendors/cache.py empties its caches then.
+failure_hooks: list = []
+
+
 class _Health:
     """Whether the shared counters answered last time; a later /readyz reads it through `status()`."""
 
@@ -344,6 +466,8 @@ class _Health:
 
     def failed(self, exc: Exception) -> None:
         now = time.monotonic()
+        for hook in failure_hooks:
+            hook()
         if self.healthy:
             self.failed_at = time.time()
         self.healthy = False
@@ -393,8 +517,26 @@ def call(method: str, /, **kwargs):
     return result
 
 
-def hit(*, client_id: str, limit: int, quota: int | None, month: str, month_ttl: int, day: str, now_ms=None):
-    """Count one API request of a client against its per-minute limit and monthly quota; None if unavailable."""
+def version_keys(client_id: str) -> list[str]:
+    """The hashes behind a vendor's cache tags: its own, the global one (plans) and the era."""
+    prefix = _prefix()
+    return [f"{prefix}version:{client_id}", f"{prefix}version-all", f"{prefix}version-era"]
+
+
+def hit(
+    *,
+    client_id: str,
+    limit: int,
+    quota: int | None,
+    month: str,
+    month_ttl: int,
+    day: str,
+    now_ms=None,
+    expected_auth: str | None = None,
+):
+    """Count one API request of a client against its per-minute limit and monthly quota; None if unavailable.
+
+    With `expected_auth`, a cached token's tag, nothing is counted if that tag is stale (STATUS_STALE)."""
     prefix = _prefix()
     requests_field = f"r|{day}|{client_id}"
     outcome = call(
@@ -408,6 +550,8 @@ def hit(*, client_id: str, limit: int, quota: int | None, month: str, month_ttl:
         requests_field=requests_field,
         throttled_field=f"t|{day}|{client_id}",
         now_ms=now_ms,
+        version_keys=version_keys(client_id),
+        expected_auth=expected_auth,
     )
     if outcome is None:
         # Served without limits while Redis is down, but still metered: this process flushes its own count.

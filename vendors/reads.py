@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Model
 from oauth2_provider.models import AccessToken, Application
 
+from . import cache
 from .models import Plan, Vendor
 
 USER_FIELDS = ["id", "username", "is_active", "is_staff", "is_superuser"]
@@ -109,6 +110,7 @@ def access_token_with_vendor(checksum: str) -> AccessToken | None:
     token, application, vendor, plan, user = found
     token.application, token.user = application, user
     _link_vendor(application, vendor, plan)
+    cache.remember(application, vendor)
     return token
 
 
@@ -120,4 +122,5 @@ def client_with_vendor(client_id: str) -> Application | None:
     application, vendor, plan, user = found
     application.user = user
     _link_vendor(application, vendor, plan)
+    cache.remember(application, vendor)
     return application

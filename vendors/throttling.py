@@ -18,7 +18,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
-from . import metering, ratelimit
+from . import cache, metering, ratelimit
+from .authentication import load
 from .models import Plan
 
 WINDOW_SECONDS = 60
@@ -132,6 +133,9 @@ def enforce_plan_limits(request, view) -> None:
 
     Idempotent per request: PlanAllowsAPI calls it before the plan check, so that refused requests are counted and
     carry the headers too, and the global throttle calls it again for views that do not use PlanAllowsAPI.
+
+    A token that authentication took from this worker's cache is verified here, in the same round trip: if its tag is
+    stale nothing is counted, the token is read again from the database (which may refuse it) and counted then.
     """
     django_request = request._request
     if getattr(view, "api_family", None) is None or hasattr(django_request, "charp_ratelimit"):
@@ -139,22 +143,35 @@ def enforce_plan_limits(request, view) -> None:
     vendor = _vendor(request)
     if vendor is None or not settings.RATELIMIT_ENABLED:
         return
+    expected = getattr(django_request, "charp_unverified_tag", None)
+    outcome = _hit(vendor, expected)
+    if expected is not None and (outcome is None or outcome.status == ratelimit.STATUS_STALE):
+        checksum, client_id = django_request.charp_token
+        cache.tokens.discard(checksum)
+        access_token = load(checksum, client_id, tags=outcome.tags if outcome is not None else None)
+        request.user, request.auth = access_token.user, access_token
+        vendor = access_token.application.vendor
+        outcome = outcome and _hit(vendor, None)
+    decision = Decision(plan=vendor.plan, outcome=outcome, now=datetime.now(UTC))
+    django_request.charp_ratelimit = decision
+    error = decision.error()
+    if error is not None:
+        raise error
+
+
+def _hit(vendor, expected_auth: str | None) -> ratelimit.Outcome | None:
     plan = vendor.plan
     now = datetime.now(UTC)
     start, following = month_bounds(now)
-    outcome = ratelimit.hit(
+    return ratelimit.hit(
         client_id=vendor.client_id,
         limit=plan.requests_per_minute,
         quota=plan.monthly_quota,
         month=f"{start:%Y%m}",
         month_ttl=int((following - now).total_seconds()) + MONTH_COUNTER_GRACE,
         day=now.date().isoformat(),
+        expected_auth=expected_auth,
     )
-    decision = Decision(plan=plan, outcome=outcome, now=now)
-    django_request.charp_ratelimit = decision
-    error = decision.error()
-    if error is not None:
-        raise error
 
 
 class PlanRateThrottle(BaseThrottle):

@@ -146,7 +146,10 @@ def test_the_list_is_newest_first(client, vendor):
     assert body["next"] is None
 
 
-def test_list_and_retrieve_cost_two_queries_including_authentication(client, vendor, django_assert_num_queries):
+def test_list_and_retrieve_cost_two_queries_including_authentication(
+    client, vendor, django_assert_num_queries, settings
+):
+    settings.AUTH_CACHE_SECONDS = settings.READ_CACHE_SECONDS = 0  # the database path, as on every cache miss
     for index in range(25):
         make_brand(vendor, name=f"Brand {index}")
     with django_assert_num_queries(2):
@@ -157,3 +160,21 @@ def test_list_and_retrieve_cost_two_queries_including_authentication(client, ven
     brand = Brand.objects.first()
     with django_assert_num_queries(2):
         assert client.get(f"/brands/{brand.pk}").status_code == 200
+
+
+def test_repeated_reads_cost_no_query_until_something_changes(client, vendor, django_assert_num_queries):
+    for index in range(25):
+        make_brand(vendor, name=f"Brand {index}")
+    with django_assert_num_queries(2):  # the token's row and the page, both kept by this worker
+        first = client.get("/brands")
+    with django_assert_num_queries(1):  # the token is cached; the second page is not yet
+        assert client.get(first.json()["next"]).status_code == 200
+    with django_assert_num_queries(0):
+        again = client.get("/brands")
+    assert again.content == first.content and again.status_code == 200
+    assert again["Content-Type"] == first["Content-Type"] and again["RateLimit"] != first["RateLimit"]
+    # A write by any route (here the ORM, as the admin does) changes the vendor's data tag: the next read is fresh.
+    make_brand(vendor, name="Newest")
+    with django_assert_num_queries(1):
+        fresh = client.get("/brands")
+    assert fresh.json()["results"][0]["name"] == "Newest"

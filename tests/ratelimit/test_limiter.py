@@ -34,6 +34,8 @@ def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506"):
         requests_field=f"r|2025-06-01|{client}",
         throttled_field=f"t|2025-06-01|{client}",
         now_ms=now_ms,
+        version_keys=ratelimit.version_keys(client),
+        expected_auth=None,
     )
 
 

@@ -218,6 +218,37 @@ def test_a_plan_change_changes_the_limit_at_once(server, live_env):
     assert reply.policies()["minute"]["r"] == 600 - 61
 
 
+def test_every_worker_drops_cached_tokens_and_pages_at_once(server, live_env):
+    """Each worker keeps tokens and pages it has read (vendors/cache.py); writes, revocation and suspension, from the
+    API or from another process, must reach all three at once."""
+    vendor = create_vendor(live_env, "standard")
+    token, other = server.token(vendor), server.token(vendor)
+
+    def statuses(replies):
+        return Counter(reply.status for reply in replies)
+
+    assert statuses(burst(server, token, 30)) == {200: 30}  # every worker now holds the token and the page
+    assert server.call("POST", "/brands", {"name": "Fresh"}, token=token).status == 201
+    assert {tuple(b["name"] for b in r.body["results"]) for r in burst(server, token, 30)} == {("Fresh",)}
+    manage(
+        live_env,
+        "shell",
+        "-c",
+        "from apiresources.models import Brand; Brand.objects.filter(name='Fresh').get().delete()",
+    )
+    assert {len(r.body["results"]) for r in burst(server, token, 30)} == {0}
+
+    credentials = {"client_id": vendor["client_id"], "client_secret": vendor["client_secret"]}
+    assert server.call("POST", "/auth/revoke", {"token": token, **credentials}).status == 200
+    assert statuses(burst(server, token, 30)) == {401: 30}
+    assert statuses(burst(server, other, 30)) == {200: 30}
+
+    manage(live_env, "suspendvendor", vendor["client_id"])
+    assert statuses(burst(server, other, 30)) == {401: 30}
+    manage(live_env, "reactivatevendor", vendor["client_id"])
+    assert statuses(burst(server, server.token(vendor), 30)) == {200: 30}
+
+
 def test_the_headers_count_down_request_by_request(server, live_env):
     vendor = create_vendor(live_env, "standard")
     token = server.token(vendor)

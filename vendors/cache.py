@@ -1,0 +1,210 @@
+"""In-process caches for the hot paths, kept exact by versions in the shared rate-limit store.
+
+Every vendor has two versions there (vendors/ratelimit.py): `auth` changes whenever its client, vendor row or any
+of its access tokens changes (and, through a global version, whenever any plan changes); `data` whenever one of its
+brands or campaigns does. The rate-limit script that already runs on every API request hands back both, so a
+cached token (and a cached page) is checked against them in that same round trip:
+
+- a revocation, suspension or plan change commits, then bumps the version, and the next request in every worker
+  sees a stale tag, drops its copy and reads the database: revocation still bites at once, everywhere;
+- a tag is read before the database read it guards, so a change that races the read leaves a stale tag behind, never
+  a fresh tag on stale data;
+- if the store is unreachable nothing cached is trusted (every request reads the database), and a worker that sees
+  the store fail empties its caches, since bumps may have been lost meanwhile. Entries also expire after
+  AUTH_CACHE_SECONDS / READ_CACHE_SECONDS, which bounds staleness if a bump is lost while this worker did not notice.
+
+Writes made outside model save()/delete() (QuerySet.update(), bulk_create(), raw SQL) send no signals: call
+`invalidate()` after them.
+"""
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from oauth2_provider.models import AccessToken, Application
+
+from . import ratelimit
+from .models import Plan, Vendor
+
+logger = logging.getLogger(__name__)
+
+
+class LRU:
+    """A thread-safe, size-bounded map whose entries carry a tag and expire `seconds` after they were stored."""
+
+    def __init__(self, seconds_setting: str, max_cost: int):
+        self.seconds_setting = seconds_setting
+        self.max_cost = max_cost
+        self._entries: OrderedDict[Hashable, tuple[str, object, float, int]] = OrderedDict()
+        self._cost = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seconds(self) -> float:
+        return getattr(settings, self.seconds_setting)
+
+    def get(self, key: Hashable) -> tuple[str, object] | None:
+        """(tag, value) of a live entry, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if time.monotonic() >= entry[2]:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[0], entry[1]
+
+    def put(self, key: Hashable, tag: str, value: object, cost: int = 1) -> None:
+        if self.seconds <= 0 or cost > self.max_cost:
+            return
+        with self._lock:
+            self._drop(key)
+            self._entries[key] = (tag, value, time.monotonic() + self.seconds, cost)
+            self._cost += cost
+            while self._cost > self.max_cost:
+                self._drop(next(iter(self._entries)))
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._drop(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._cost = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._cost -= entry[3]
+
+
+# Access tokens by checksum, with application, vendor, plan and service user attached; cost 1 each.
+tokens = LRU("AUTH_CACHE_SECONDS", max_cost=10_000)
+# Rendered GET responses by (client ID, absolute URL, media type); cost is the body's size in bytes.
+reads = LRU("READ_CACHE_SECONDS", max_cost=8 * 1024 * 1024)
+
+
+def clear() -> None:
+    tokens.clear()
+    reads.clear()
+
+
+def current_tags(client_id: str) -> ratelimit.Tags | None:
+    """The vendor's tags now, to store with what is about to be read; None when the store is unreachable."""
+    return ratelimit.call("tags", version_keys=ratelimit.version_keys(client_id))
+
+
+# --- Invalidation ---------------------------------------------------------------------------------------------------
+
+# Client IDs by application and by vendor primary key: they never change, and signals carry only the keys.
+_client_ids: dict[tuple[str, int], str] = {}
+_pending = threading.local()
+GLOBAL = object()  # stands for "every vendor" (a plan changed)
+
+
+def remember(application: Application, vendor: Vendor) -> None:
+    """Note the client ID of a vendor loaded anyway, so that invalidations need no query."""
+    _client_ids[("application", application.pk)] = _client_ids[("vendor", vendor.pk)] = application.client_id
+
+
+def _client_id(kind: str, pk: int | None) -> str | None:
+    if pk is None:
+        return None
+    found = _client_ids.get((kind, pk))
+    if found is None:
+        rows = Application.objects.filter(**({"pk": pk} if kind == "application" else {"vendor__pk": pk}))
+        found = rows.values_list("client_id", flat=True).first()
+        if found is not None:
+            _client_ids[(kind, pk)] = found
+    return found
+
+
+def invalidate(client_id: str | object, *, auth: bool = False, data: bool = False) -> None:
+    """Bump a vendor's versions (or, with GLOBAL, every vendor's auth version) once the transaction commits."""
+    bumps = getattr(_pending, "bumps", None)
+    if bumps is None:
+        bumps = _pending.bumps = set()
+    key = ratelimit.version_keys("")[1] if client_id is GLOBAL else ratelimit.version_keys(client_id)[0]
+    if auth:
+        bumps.add((key, "a"))
+    if data:
+        bumps.add((key, "d"))
+    # One callback per call, but the first to run sends them all; a rolled-back transaction's bumps go out with the
+    # next commit, which is harmless.
+    after_commit(_send)
+
+
+def after_commit(callback) -> None:
+    """Bumps go out once the change is visible to other connections (tests that never commit replace this)."""
+    transaction.on_commit(callback)
+
+
+def _send() -> None:
+    bumps = getattr(_pending, "bumps", None)
+    if not bumps:
+        return
+    _pending.bumps = set()
+    _, every, era = ratelimit.version_keys("")
+    if (every, "a") in bumps:
+        tokens.clear()  # this process's own copies go at once, whatever the store says
+    keys, fields = zip(*sorted(bumps), strict=True)
+    if not ratelimit.call("bump", keys=[*keys, era], fields=list(fields)):
+        clear()
+        logger.error(
+            "Cache versions could not be bumped (the rate-limit store is unreachable): other workers may serve "
+            "cached tokens or pages for up to AUTH_CACHE_SECONDS / READ_CACHE_SECONDS."
+        )
+
+
+def _application_changed(sender, instance, **kwargs):
+    invalidate(instance.client_id, auth=True)
+
+
+def _vendor_changed(sender, instance, **kwargs):
+    client_id = _client_id("application", instance.application_id)
+    if client_id is not None:
+        invalidate(client_id, auth=True)
+
+
+def _token_changed(sender, instance, created=False, **kwargs):
+    if created or instance.is_expired():
+        return  # a new token is in no cache yet; an expired one is refused from the cache too (cleartokens)
+    client_id = _client_id("application", instance.application_id)
+    if client_id is not None:
+        invalidate(client_id, auth=True)
+
+
+def _plan_changed(sender, instance, **kwargs):
+    invalidate(GLOBAL, auth=True)
+
+
+def _resource_changed(sender, instance, **kwargs):
+    client_id = _client_id("vendor", instance.vendor_id)
+    if client_id is not None:
+        invalidate(client_id, data=True)
+
+
+def connect() -> None:
+    """Called from VendorsConfig.ready(). Brands and campaigns are connected by ApiresourcesConfig."""
+    ratelimit.failure_hooks.append(clear)
+    for signal in (post_save, post_delete):
+        signal.connect(_application_changed, sender=Application, dispatch_uid=f"cache-application-{signal}")
+        signal.connect(_vendor_changed, sender=Vendor, dispatch_uid=f"cache-vendor-{signal}")
+        signal.connect(_token_changed, sender=AccessToken, dispatch_uid=f"cache-token-{signal}")
+        signal.connect(_plan_changed, sender=Plan, dispatch_uid=f"cache-plan-{signal}")
+
+
+def connect_resources(*models) -> None:
+    for model in models:
+        for signal in (post_save, post_delete):
+            signal.connect(_resource_changed, sender=model, dispatch_uid=f"cache-{model._meta.label}-{signal}")
