@@ -262,10 +262,11 @@ TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
 ADMIN_LOGIN_FAILURE_WINDOW = _non_negative_int("ADMIN_LOGIN_FAILURE_WINDOW", 900, minimum=1)
 ADMIN_LOGIN_FAILURES_PER_USER = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER", 5, minimum=1)
 ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 20, minimum=1)
-# Each worker keeps access tokens and GET pages it has read, checked on every request against versions in the
-# rate-limit store (vendors/cache.py); these bound how long one copy lives even so. 0 turns a cache off.
-AUTH_CACHE_SECONDS = _non_negative_int("AUTH_CACHE_SECONDS", 30)
-READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30)
+# Each worker keeps access tokens, clients and GET pages it has read, checked on every request against versions in
+# the rate-limit store (vendors/cache.py); these bound how long one copy lives even so. 0 turns a cache off. Off by
+# default without REDIS_URL: versions kept in one process cannot tell the other workers about a revocation.
+AUTH_CACHE_SECONDS = _non_negative_int("AUTH_CACHE_SECONDS", 30 if REDIS_URL else 0)
+READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30 if REDIS_URL else 0)
 
 # --- Internationalisation, static files -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -5,3 +5,6 @@ import os
 os.environ["DEBUG"] = "true"
 
 from charp.settings import *  # noqa: E402, F403
+
+# The test process is one process, so its in-process cache versions are exact: keep the caches on, as in production.
+AUTH_CACHE_SECONDS = READ_CACHE_SECONDS = 30

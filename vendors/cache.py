@@ -21,7 +21,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import transaction
@@ -90,13 +92,46 @@ class LRU:
 
 # Access tokens by checksum, with application, vendor, plan and service user attached; cost 1 each.
 tokens = LRU("AUTH_CACHE_SECONDS", max_cost=10_000)
+# OAuth clients (with vendor, plan and service user) by client ID, None for an unknown one; cost 1 each.
+clients = LRU("AUTH_CACHE_SECONDS", max_cost=10_000)
 # Rendered GET responses by (client ID, absolute URL, media type); cost is the body's size in bytes.
 reads = LRU("READ_CACHE_SECONDS", max_cost=8 * 1024 * 1024)
 
 
 def clear() -> None:
     tokens.clear()
+    clients.clear()
     reads.clear()
+
+
+_presented: ContextVar[tuple[str, ratelimit.Tags] | None] = ContextVar("presented_client", default=None)
+
+
+@contextmanager
+def presented_client(client_id: str, tags: ratelimit.Tags | None):
+    """While a token request is handled: the client ID it presents, and that vendor's tags, read by the
+    failed-authentication check before any database read."""
+    reset = _presented.set((client_id, tags) if client_id and tags is not None else None)
+    try:
+        yield
+    finally:
+        _presented.reset(reset)
+
+
+def client(client_id: str, read: Callable[[str], Application | None]) -> Application | None:
+    """The client, from this worker's copy when the presented client's tag still matches, else from `read`.
+
+    Unknown client IDs are kept too (as None), so a known and an unknown ID cost the same once seen."""
+    presented = _presented.get()
+    if presented is None or presented[0] != client_id:
+        return read(client_id)
+    tag = presented[1].auth
+    cached = clients.get(client_id)
+    if cached is not None and cached[0] == tag:
+        return cached[1]
+    application = read(client_id)
+    clients.put(client_id, tag, application)
+    return application
 
 
 def current_tags(client_id: str) -> ratelimit.Tags | None:
@@ -157,6 +192,7 @@ def _send() -> None:
     _, every, era = ratelimit.version_keys("")
     if (every, "a") in bumps:
         tokens.clear()  # this process's own copies go at once, whatever the store says
+        clients.clear()
     keys, fields = zip(*sorted(bumps), strict=True)
     if not ratelimit.call("bump", keys=[*keys, era], fields=list(fields)):
         clear()

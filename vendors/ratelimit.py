@@ -303,6 +303,11 @@ class LocalBackend:
                     wait = max(wait, entries[len(entries) - limit] + window_ms - now)
             return wait
 
+    def check_and_tags(self, *, keys, limits, window_ms, now_ms, version_keys) -> tuple[int, Tags]:
+        return self.check(keys=keys, limits=limits, window_ms=window_ms, now_ms=now_ms), self.tags(
+            version_keys=version_keys
+        )
+
     def record(self, *, keys, window_ms, now_ms) -> None:
         with self._lock:
             now = self._now(now_ms)
@@ -395,6 +400,14 @@ class RedisBackend:
 
     def check(self, *, keys, limits, window_ms, now_ms) -> int:
         return int(self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=self.client))
+
+    def check_and_tags(self, *, keys, limits, window_ms, now_ms, version_keys) -> tuple[int, Tags]:
+        """Both in one round trip (a pipeline)."""
+        pipe = self.client.pipeline(transaction=False)
+        self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=pipe)
+        self._tags(keys=version_keys, args=[_era()], client=pipe)
+        wait, (auth, data) = pipe.execute()
+        return int(wait), Tags(auth.decode(), data.decode())
 
     def record(self, *, keys, window_ms, now_ms) -> None:
         self._record(keys=keys, args=[window_ms, self._now(now_ms), _unique()], client=self.client)

@@ -258,12 +258,24 @@ class AuthGuard:
 
     def retry_after(self) -> int:
         """Seconds until this caller may try again; 0 when it may now (also when the counters are unavailable)."""
+        return self.check()[0]
+
+    def check(self, client_id: str = "") -> tuple[int, ratelimit.Tags | None]:
+        """retry_after(), and in the same round trip the cache tags of the client ID presented (if any)."""
         if not settings.RATELIMIT_ENABLED:
-            return 0
-        wait = ratelimit.call(
-            "check", keys=list(self.keys), limits=list(self.limits), window_ms=self._window_ms(), now_ms=None
-        )
-        return math.ceil(wait / 1000) if wait else 0
+            return 0, None
+        arguments = {
+            "keys": list(self.keys),
+            "limits": list(self.limits),
+            "window_ms": self._window_ms(),
+            "now_ms": None,
+        }
+        if client_id:
+            found = ratelimit.call("check_and_tags", **arguments, version_keys=ratelimit.version_keys(client_id))
+            wait, tags = found or (0, None)
+        else:
+            wait, tags = ratelimit.call("check", **arguments), None
+        return (math.ceil(wait / 1000) if wait else 0), tags
 
     def record_failure(self) -> None:
         if settings.RATELIMIT_ENABLED:

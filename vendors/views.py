@@ -1,7 +1,7 @@
 """The authorization server's HTTP endpoints: /auth/token, /auth/refresh, /auth/revoke and RFC 8414 metadata."""
 
+import functools
 import json
-from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
@@ -11,8 +11,9 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
+from . import cache
 from .oauth import RefreshValidator, Validator
-from .throttling import auth_guard
+from .throttling import auth_guard, presented_client_id
 
 MAX_PARAMETER_LENGTH = 4096
 GRANT_TYPES = ("client_credentials", "refresh_token")
@@ -93,7 +94,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-@cache
+@functools.cache
 def _core(validator_class: type) -> object:
     server = oauth2_settings.OAUTH2_SERVER_CLASS(validator_class(), **oauth2_settings.server_kwargs)
     return oauth2_settings.OAUTH2_BACKEND_CLASS(server)
@@ -141,13 +142,16 @@ class OAuthView(View):
         # Failed client authentications are throttled per address and per (client ID, address), checked before the
         # database work; successes are never counted.
         guard = auth_guard(request, params)
-        if wait := guard.retry_after():
+        client_id = presented_client_id(request, params) if settings.AUTH_CACHE_SECONDS > 0 else ""
+        wait, tags = guard.check(client_id)
+        if wait:
             response = oauth_error(
                 "slow_down", f"Too many failed client authentications from your address. Retry in {wait} s.", 429
             )
             response["Retry-After"] = str(wait)
             return response
-        response = self.respond(request, params)
+        with cache.presented_client(client_id, tags):
+            response = self.respond(request, params)
         if response.status_code == 401:
             guard.record_failure()
         return response

@@ -137,3 +137,26 @@ def test_without_the_store_a_cached_token_is_not_trusted(api, free_vendor, token
     monkeypatch.setattr(ratelimit, "hit", lambda **kwargs: None)
     refused = api.get("/brands")
     assert refused.status_code == 401 and "expired" in refused.json()["error_description"]
+
+
+@pytest.mark.django_db
+def test_the_token_endpoint_reuses_the_client_until_its_secret_changes(
+    client, standard_vendor, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    from django.db import connection
+
+    from vendors import services
+
+    from .oauth_helpers import as_json, credentials
+
+    writes = 1 if connection.vendor == "postgresql" else 4  # the token rows (vendors/writes.py)
+    with django_assert_num_queries(1 + writes):
+        assert as_json(client, "/auth/token", credentials(standard_vendor)).status_code == 200
+    with django_assert_num_queries(writes):  # the client, vendor and plan come from this worker's copy
+        assert as_json(client, "/auth/token", credentials(standard_vendor)).status_code == 200
+    rotated = services.vendor_secret_rotate(vendor=standard_vendor.vendor, grace=timedelta(0))
+    refused = as_json(client, "/auth/token", credentials(standard_vendor))
+    assert refused.status_code == 401
+    assert as_json(client, "/auth/token", credentials(rotated)).status_code == 200

@@ -1,0 +1,53 @@
+"""On PostgreSQL the token endpoint writes its two rows in one statement (vendors/writes.py): the rows must be the
+ones django-oauth-toolkit itself would write, and usable the same way."""
+
+import json
+
+import pytest
+from django.forms.models import model_to_dict
+from oauth2_provider.models import AccessToken, RefreshToken
+
+from tests.conftest import on_postgres
+from vendors import writes
+from vendors.tokens import token_checksum
+
+from .oauth_helpers import as_json, credentials
+
+pytestmark = [on_postgres, pytest.mark.django_db]
+RANDOM = {"id", "token_checksum", "token_family", "access_token", "created", "updated", "expires"}
+
+
+def issue(client, vendor) -> dict:
+    response = as_json(client, "/auth/token", credentials(vendor))
+    assert response.status_code == 200
+    return response.json()
+
+
+def rows(tokens: dict) -> tuple[AccessToken, RefreshToken]:
+    access = AccessToken.objects.get(token_checksum=token_checksum(tokens["access_token"]))
+    return access, RefreshToken.objects.get(token_checksum=token_checksum(tokens["refresh_token"]))
+
+
+def test_the_one_statement_rows_match_what_dot_writes(client, standard_vendor, monkeypatch):
+    fast = rows(issue(client, standard_vendor))
+    monkeypatch.setattr(writes, "one_statement", lambda: False)
+    stock = rows(issue(client, standard_vendor))
+    for ours, theirs in zip(fast, stock, strict=True):
+        assert {k: v for k, v in model_to_dict(ours).items() if k not in RANDOM} == {
+            k: v for k, v in model_to_dict(theirs).items() if k not in RANDOM
+        }
+        assert ours.token == "" and len(ours.token_checksum) == 64  # hashed at rest, like DOT's
+    (access, refresh), (stock_access, _) = fast, stock
+    assert refresh.access_token_id == access.pk and refresh.token_family is not None
+    assert abs((access.expires - stock_access.expires).total_seconds()) < 5
+    assert access.created is not None and refresh.created is not None
+
+
+def test_tokens_written_in_one_statement_work_and_rotate(client, standard_vendor):
+    tokens = issue(client, standard_vendor)
+    listed = client.get("/brands", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert listed.status_code == 200
+    body = json.dumps({"refresh_token": tokens["refresh_token"]})
+    rotated = client.post("/auth/refresh", body, content_type="application/json")
+    assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
+    assert client.get("/brands", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
