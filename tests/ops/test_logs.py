@@ -181,3 +181,14 @@ def test_the_filter_redacts_json_bodies_query_strings_headers_and_reprs():
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "page %s of %s", (2, 9), None)
     log_filter.filter(record)
     assert record.getMessage() == "page 2 of 9"
+
+
+@pytest.mark.django_db
+def test_log_lines_redact_a_token_pasted_into_the_path(log_output, client, settings):
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4eHh4eHh4In0.c2lnbmF0dXJlLXZhbHVl"
+    client.get(f"/brands/{jwt_like}")
+    client.generic(f"GET_{jwt_like}", "/brands")
+    access = [line for line in lines(log_output) if line["logger"] == "charp.access"]
+    assert len(access) == 2
+    assert jwt_like not in log_output.getvalue()
+    assert access[0]["path"] == f"/brands/{REDACTED}" and access[0]["message"] == f"GET /brands/{REDACTED} 404"
