@@ -59,11 +59,12 @@ MIDDLEWARE = [
     # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/errors.py).
     "charp.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the staff user and messages serve the staff portal only (/admin/): skipped for the API.
+    "charp.middleware.StaffSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "charp.middleware.StaffAuthenticationMiddleware",
+    "charp.middleware.StaffMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vendors.throttling.RateLimitMiddleware",
 ]

@@ -12,6 +12,8 @@ handler500 = "charp.errors.server_error"
 
 # Every API path answers with and without a trailing slash, never with a redirect (a redirected POST loses its body).
 urlpatterns = [
+    # First: the resource APIs are the busiest routes, and none of their paths overlaps the others.
+    path("", include("apiresources.urls")),
     re_path(r"^auth/token/?$", views.TokenView.as_view(), name="auth-token"),
     re_path(r"^auth/refresh/?$", views.RefreshView.as_view(), name="auth-refresh"),
     re_path(r"^auth/revoke/?$", views.RevokeView.as_view(), name="auth-revoke"),
@@ -29,5 +31,4 @@ urlpatterns = [
     re_path(r"^docs/try/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs-try"),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
-    path("", include("apiresources.urls")),
 ]

@@ -28,6 +28,15 @@ def test_api_json_responses_have_nosniff_but_no_csp(client, free_vendor):
     for response in responses:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "Content-Security-Policy" not in response
+        # No session machinery outside the staff portal (charp/middleware.py).
+        assert "Cookie" not in response.get("Vary", "") and not response.cookies
+
+
+@pytest.mark.django_db
+def test_the_staff_portal_keeps_its_session_and_csrf_cookies(client):
+    login = client.get("/admin/login/")
+    assert "csrftoken" in login.cookies
+    assert "Cookie" in login["Vary"]
 
 
 def test_the_secret_page_has_no_inline_script():
