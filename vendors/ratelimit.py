@@ -43,15 +43,15 @@ end"""
 # "<era>:<value>", where the era is a random name the store gets when it starts empty (a Redis restart or flush
 # gives new eras, so no old tag can match again) and values come from one counter, so a vendor's hash that is
 # evicted or recreated never repeats an old value. Reading never creates a vendor's hash: unknown client IDs cost
-# nothing. KEYS[v] vendor hash, KEYS[v+1] global hash, KEYS[v+2] era; ARGV[a] a fresh random era.
-def _versions(v: int, a: int) -> str:
-    return f"""local era = redis.call('HGET', KEYS[{v + 2}], 'name')
+# nothing. KEYS[v], KEYS[v+1], KEYS[v+2]: the vendor's hash, the global hash, the era; `fresh` a fresh random era.
+def _versions(v: str, fresh: str) -> str:
+    return f"""local era = redis.call('HGET', KEYS[{v} + 2], 'name')
 if not era then
-  era = ARGV[{a}]
-  redis.call('HSET', KEYS[{v + 2}], 'name', era)
+  era = {fresh}
+  redis.call('HSET', KEYS[{v} + 2], 'name', era)
 end
 local vendor = redis.call('HMGET', KEYS[{v}], 'a', 'd')
-local auth_tag = era .. ':' .. (redis.call('HGET', KEYS[{v + 1}], 'a') or '0') .. ':' .. (vendor[1] or '0')
+local auth_tag = era .. ':' .. (redis.call('HGET', KEYS[{v} + 1], 'a') or '0') .. ':' .. (vendor[1] or '0')
 local data_tag = era .. ':' .. (vendor[2] or '0')"""
 
 
@@ -97,11 +97,11 @@ end
 redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, count + 1, tonumber(oldest[2]), used, now, auth_tag, data_tag}
-""".replace("--CLOCK--", _clock(8)).replace("--VERSIONS--", _versions(4, 10))
+""".replace("--CLOCK--", _clock(8)).replace("--VERSIONS--", _versions("4", "ARGV[10]"))
 
 # The current tags of one vendor. KEYS: versions (see _versions); ARGV: 1 a fresh era.
 TAGS_SCRIPT = f"""
-{_versions(1, 1)}
+{_versions("1", "ARGV[1]")}
 return {{auth_tag, data_tag}}
 """
 
@@ -118,24 +118,41 @@ end
 return #KEYS - 1
 """
 
-# How long until every window in KEYS has room again (0: all have room). ARGV: 1 window ms, 2 now ms or "",
-# 3.. one limit per key.
-CHECK_SCRIPT = """
-local window = tonumber(ARGV[1])
---CLOCK--
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[i + 2])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
+
+def _wait(windows: str, first_limit: int) -> str:
+    """Lua setting `wait`: ms until each of KEYS[1..windows] has room again under its limit, ARGV[first_limit + i - 1]
+    (0: all have room). Needs `window` and `now`."""
+    return f"""local wait = 0
+for i = 1, {windows} do
+  local limit = tonumber(ARGV[i + {first_limit - 1}])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local count = redis.call('ZCARD', KEYS[i])
   if count >= limit then
     local index = count - limit
-    local entry = redis.call('ZRANGE', key, index, index, 'WITHSCORES')
+    local entry = redis.call('ZRANGE', KEYS[i], index, index, 'WITHSCORES')
     wait = math.max(wait, tonumber(entry[2]) + window - now)
   end
-end
+end"""
+
+
+# How long until every window in KEYS has room again (0: all have room). ARGV: 1 window ms, 2 now ms or "",
+# 3.. one limit per key.
+CHECK_SCRIPT = f"""
+local window = tonumber(ARGV[1])
+{_clock(2)}
+{_wait("#KEYS", 3)}
 return wait
-""".replace("--CLOCK--", _clock(2))
+"""
+
+# The same, and a vendor's cache tags: KEYS end with its three version keys. ARGV: 1 window ms, 2 now ms or "",
+# 3 a fresh era, 4.. one limit per window key.
+CHECK_AND_TAGS_SCRIPT = f"""
+local window = tonumber(ARGV[1])
+{_clock(2)}
+{_wait("#KEYS - 3", 4)}
+{_versions("#KEYS - 2", "ARGV[3]")}
+return {{wait, auth_tag, data_tag}}
+"""
 
 # Add one event to every window in KEYS. ARGV: 1 window ms, 2 now ms or "", 3 unique member.
 RECORD_SCRIPT = """
@@ -356,6 +373,7 @@ class RedisBackend:
         client = get_redis_connection("default")
         self._hit = client.register_script(HIT_SCRIPT)
         self._check = client.register_script(CHECK_SCRIPT)
+        self._check_and_tags = client.register_script(CHECK_AND_TAGS_SCRIPT)
         self._record = client.register_script(RECORD_SCRIPT)
         self._take = client.register_script(TAKE_SCRIPT)
         self._tags = client.register_script(TAGS_SCRIPT)
@@ -402,11 +420,8 @@ class RedisBackend:
         return int(self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=self.client))
 
     def check_and_tags(self, *, keys, limits, window_ms, now_ms, version_keys) -> tuple[int, Tags]:
-        """Both in one round trip (a pipeline)."""
-        pipe = self.client.pipeline(transaction=False)
-        self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=pipe)
-        self._tags(keys=version_keys, args=[_era()], client=pipe)
-        wait, (auth, data) = pipe.execute()
+        args = [window_ms, self._now(now_ms), _era(), *limits]
+        wait, auth, data = self._check_and_tags(keys=[*keys, *version_keys], args=args, client=self.client)
         return int(wait), Tags(auth.decode(), data.decode())
 
     def record(self, *, keys, window_ms, now_ms) -> None:

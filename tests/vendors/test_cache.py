@@ -160,3 +160,15 @@ def test_the_token_endpoint_reuses_the_client_until_its_secret_changes(
     refused = as_json(client, "/auth/token", credentials(standard_vendor))
     assert refused.status_code == 401
     assert as_json(client, "/auth/token", credentials(rotated)).status_code == 200
+
+
+def test_the_failed_authentication_check_also_hands_back_the_clients_tags(store):
+    windows = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y"]
+    for _ in range(3):
+        store.record(keys=windows, window_ms=60_000, now_ms=None)
+    wait, found = store.check_and_tags(
+        keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=ratelimit.version_keys("c1")
+    )
+    assert 59_000 <= wait <= 60_000
+    assert wait - 1000 <= store.check(keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None) <= wait
+    assert found == tags(store)
