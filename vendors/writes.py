@@ -7,7 +7,9 @@ its last fraction of a second may be lost, never half-written: their clients get
 again, which is why only these rows are written this way (DESIGN.md, decision 6).
 """
 
-from django.db import connection
+import functools
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from oauth2_provider.models import AccessToken, RefreshToken
 
@@ -17,31 +19,47 @@ def one_statement() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _row(instance: Model, skip: str | None = None) -> tuple[list[str], list]:
-    """Columns and database values of a new row, as Django's INSERT would send them (pre_save included)."""
-    fields = [f for f in instance._meta.concrete_fields if not f.primary_key and f.attname != skip]
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    return [connection.ops.quote_name(f.column) for f in fields], values
+@functools.cache
+def _fields(model: type[Model], skip: str | None = None) -> tuple:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname != skip)
+
+
+@functools.cache
+def _statement() -> str:
+    """The SQL, built once per process from the models."""
+    quote = connection.ops.quote_name
+    access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
+
+    def columns(fields):
+        return ", ".join(quote(f.column) for f in fields)
+
+    # Names come from the models and every value is a bound parameter: nothing here is user input.
+    return (
+        "SET LOCAL synchronous_commit TO off; "  # noqa: S608
+        f"WITH access AS (INSERT INTO {quote(AccessToken._meta.db_table)} ({columns(access)}) "
+        f"VALUES ({', '.join(['%s'] * len(access))}) RETURNING id) "
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({columns(refresh)}, access_token_id) "
+        f"SELECT {', '.join(['%s'] * len(refresh))}, id FROM access RETURNING id, access_token_id"
+    )
+
+
+def _values(instance: Model, fields: tuple, db) -> list:
+    """Database values of a new row, as Django's INSERT would send them (pre_save included)."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
 
 
 def insert_token_pair(access: AccessToken, refresh: RefreshToken) -> None:
     """INSERT both rows; on return they are saved instances with their ids, as after save()."""
-    access_columns, access_values = _row(access)
-    refresh_columns, refresh_values = _row(refresh, skip="access_token_id")
-    table = connection.ops.quote_name
-    # Names come from the models and every value is a bound parameter: nothing here is user input.
-    sql = (
-        "SET LOCAL synchronous_commit TO off; "  # noqa: S608
-        f"WITH access AS (INSERT INTO {table(AccessToken._meta.db_table)} ({', '.join(access_columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(access_values))}) RETURNING id) "
-        f"INSERT INTO {table(RefreshToken._meta.db_table)} ({', '.join(refresh_columns)}, access_token_id) "
-        f"SELECT {', '.join(['%s'] * len(refresh_values))}, id FROM access RETURNING id, access_token_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*access_values, *refresh_values])
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [
+        *_values(access, _fields(AccessToken), db),
+        *_values(refresh, _fields(RefreshToken, "access_token_id"), db),
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(_statement(), params)
         cursor.cursor.nextset()  # past the SET
         refresh.pk, access.pk = cursor.fetchone()
     refresh.access_token = access
     for instance in (access, refresh):
         instance._state.adding = False
-        instance._state.db = connection.alias
+        instance._state.db = DEFAULT_DB_ALIAS
