@@ -9,12 +9,14 @@ single process: production needs REDIS_URL. If Redis is unreachable, callers get
 
 import bisect
 import logging
+import os
 import secrets
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -370,6 +372,7 @@ class RedisBackend:
         from django_redis import get_redis_connection
 
         self._connection = get_redis_connection
+        self._held = threading.local()
         client = get_redis_connection("default")
         self._hit = client.register_script(HIT_SCRIPT)
         self._check = client.register_script(CHECK_SCRIPT)
@@ -381,7 +384,14 @@ class RedisBackend:
 
     @property
     def client(self):
-        return self._connection("default")
+        """django-redis' client, but holding one connection per thread and process: every request makes a call here,
+        and taking a connection from the pool and checking it for stray data each time cost more than the call."""
+        held = getattr(self._held, "client", None)
+        if held is None or self._held.pid != os.getpid():
+            pool = self._connection("default").connection_pool
+            self._held.client = held = redis.Redis(connection_pool=pool, single_connection_client=True)
+            self._held.pid = os.getpid()
+        return held
 
     @staticmethod
     def _now(now_ms: int | None) -> str:
