@@ -1,6 +1,5 @@
 """A fast, peppered hasher for machine-generated client secrets (DESIGN.md, decision 5)."""
 
-import hashlib
 import hmac
 
 from django.conf import settings
@@ -15,9 +14,7 @@ class ClientSecretHasher(BasePasswordHasher):
 
     def encode(self, password: str, salt: str) -> str:
         self._check_encode_args(password, salt)
-        digest = hmac.new(
-            settings.CLIENT_SECRET_PEPPER.encode(), f"{salt}${password}".encode(), hashlib.sha256
-        ).hexdigest()
+        digest = hmac.digest(settings.CLIENT_SECRET_PEPPER.encode(), f"{salt}${password}".encode(), "sha256").hex()
         return f"{self.algorithm}${salt}${digest}"
 
     def decode(self, encoded: str) -> dict:

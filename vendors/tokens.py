@@ -63,8 +63,7 @@ def decode_access_token(token: str) -> dict:
         raise jwt.InvalidSignatureError("malformed signature") from None
     signed = f"{header}.{payload}".encode()
     if not any(
-        hmac.compare_digest(hmac.new(key.encode(), signed, hashlib.sha256).digest(), presented)
-        for key in settings.JWT_SIGNING_KEYS
+        hmac.compare_digest(hmac.digest(key.encode(), signed, "sha256"), presented) for key in settings.JWT_SIGNING_KEYS
     ):
         raise jwt.InvalidSignatureError("signature verification failed")
     try:
