@@ -226,6 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["vendors.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "charp.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["charp.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "charp.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "charp.openapi.AutoSchema",

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from oauth2_provider.models import AccessToken, Application
@@ -230,9 +231,17 @@ def _resource_changed(sender, instance, **kwargs):
         invalidate(client_id, data=True)
 
 
+def _settings_changed(*, setting, **kwargs):
+    # A cached token skips its signature check (it was checked when cached): new keys must empty the cache, as the
+    # restart that changes them in production does.
+    if setting in ("JWT_SIGNING_KEYS", "JWT_ISSUER", "JWT_AUDIENCE"):
+        tokens.clear()
+
+
 def connect() -> None:
     """Called from VendorsConfig.ready(). Brands and campaigns are connected by ApiresourcesConfig."""
     ratelimit.failure_hooks.append(clear)
+    setting_changed.connect(_settings_changed, dispatch_uid="cache-settings")
     for signal in (post_save, post_delete):
         signal.connect(_application_changed, sender=Application, dispatch_uid=f"cache-application-{signal}")
         signal.connect(_vendor_changed, sender=Vendor, dispatch_uid=f"cache-vendor-{signal}")

@@ -146,9 +146,9 @@ def enforce_plan_limits(request, view) -> None:
     expected = getattr(django_request, "charp_unverified_tag", None)
     outcome = _hit(vendor, expected)
     if expected is not None and (outcome is None or outcome.status == ratelimit.STATUS_STALE):
-        checksum, client_id = django_request.charp_token
+        checksum, client_id, expires_at = django_request.charp_token
         cache.tokens.discard(checksum)
-        access_token = load(checksum, client_id, tags=outcome.tags if outcome is not None else None)
+        access_token = load(checksum, client_id, expires_at, tags=outcome.tags if outcome is not None else None)
         request.user, request.auth = access_token.user, access_token
         vendor = access_token.application.vendor
         outcome = outcome and _hit(vendor, None)
