@@ -25,6 +25,13 @@ def claims(**overrides) -> dict:
     return {**base, "jti": "j", "client_id": "c", "sub": "c", "scope": "brands", **overrides}
 
 
+def test_an_issued_token_is_exactly_what_pyjwt_would_sign():
+    token = issued()
+    decoded = jwt.decode(token, KEY, algorithms=["HS256"], audience=settings.JWT_AUDIENCE)
+    assert token == jwt.encode(decoded, KEY, algorithm="HS256")
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+
+
 def test_an_issued_token_verifies_and_carries_its_claims():
     decoded = decode_access_token(issued())
 
