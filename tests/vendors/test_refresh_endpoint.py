@@ -38,6 +38,8 @@ def test_it_refreshes_with_the_spec_json_request_and_no_client_credentials(clien
 
 def test_refreshing_retires_the_previous_pair(client, api, free_vendor):
     first = get_token(api, free_vendor)
+    # In use (so this worker caches it) until the refresh.
+    assert api.get("/brands", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}").status_code == 200
 
     refresh(client, first["refresh_token"])
 
@@ -48,6 +50,7 @@ def test_refreshing_retires_the_previous_pair(client, api, free_vendor):
 def test_reusing_a_refresh_token_revokes_the_whole_family(client, api, free_vendor):
     first = get_token(api, free_vendor)
     second = refresh(client, first["refresh_token"]).json()
+    assert api.get("/brands", HTTP_AUTHORIZATION=f"Bearer {second['access_token']}").status_code == 200  # cached
 
     replay = refresh(client, first["refresh_token"])
 
