@@ -80,7 +80,8 @@ for i in range({N_VENDORS}):
 print(json.dumps(out))
 """
 
-# SQL queries per request, measured in-process through Django's test client against the same database.
+# SQL queries per request, measured in-process through Django's test client against the same database: "warm" is a
+# repeated request (the worker's caches hold the client, token or page), "cold" the same request with empty caches.
 QUERY_COUNT = """
 import json, sys
 import django
@@ -88,31 +89,39 @@ django.setup()
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from vendors import cache
 client_id, secret = json.loads(sys.argv[1])
 c = Client()
 body = json.dumps({"client_id": client_id, "client_secret": secret})
-def count(method, path, **kw):
+def count(method, path, cold=False, **kw):
     getattr(c, method)(path, **kw)  # warm
+    if cold:
+        cache.clear()
     with CaptureQueriesContext(connection) as ctx:
         response = getattr(c, method)(path, **kw)
     assert response.status_code < 300, (path, response.status_code, response.content[:300])
     return response, len(ctx.captured_queries)
 tok, n_token = count("post", "/auth/token", data=body, content_type="application/json")
+_, cold_token = count("post", "/auth/token", cold=True, data=body, content_type="application/json")
 tokens = tok.json()
-auth = {"HTTP_AUTHORIZATION": "Bearer " + tokens["access_token"]}
 with CaptureQueriesContext(connection) as ctx:
     refresh_body = json.dumps({"refresh_token": tokens["refresh_token"]})
     refreshed = c.post("/auth/refresh", refresh_body, content_type="application/json")
 n_refresh = len(ctx.captured_queries)
 auth = {"HTTP_AUTHORIZATION": "Bearer " + refreshed.json()["access_token"]}
 listing, n_list = count("get", "/brands", **auth)
+_, cold_list = count("get", "/brands", cold=True, **auth)
 page = listing.json()
 brand_id = (page["results"] if isinstance(page, dict) else page)[0]["id"]
 _, n_retrieve = count("get", f"/brands/{brand_id}", **auth)
+_, cold_retrieve = count("get", f"/brands/{brand_id}", cold=True, **auth)
 with CaptureQueriesContext(connection) as ctx:
     c.post("/brands", json.dumps({"name": "Query count brand"}), content_type="application/json", **auth)
 n_create = len(ctx.captured_queries)
-print(json.dumps({"token": n_token, "refresh": n_refresh, "list": n_list, "retrieve": n_retrieve, "create": n_create}))
+warm = {"token": n_token, "list": n_list, "retrieve": n_retrieve}
+cold = {"token": cold_token, "list": cold_list, "retrieve": cold_retrieve}
+shared = {"refresh": n_refresh, "create": n_create}
+print(json.dumps({"warm": {**warm, **shared}, "cold": {**cold, **shared}}))
 """
 
 
@@ -252,9 +261,11 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"\n{'scenario':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'SQL/req':>8}")
+    header = f"{'scenario':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'SQL warm':>9} {'SQL cold':>9}"
+    print(f"\n{header}")
     for name, row in results.items():
-        print(f"{name:10} {row['rps']:9.1f} {row['p50']:8.1f} {row['p99']:8.1f} {row['non2xx']:8d} {queries[name]:8d}")
+        sql = f"{queries['warm'][name]:9d} {queries['cold'][name]:9d}"
+        print(f"{name:10} {row['rps']:9.1f} {row['p50']:8.1f} {row['p99']:8.1f} {row['non2xx']:8d} {sql}")
     print(json.dumps({"results": results, "queries": queries}))
 
 
