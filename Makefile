@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench scale soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ clean:
 ## bench: gunicorn + PostgreSQL + Redis driven by wrk; prints req/s, p50/p99 and SQL per request (not a test)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## scale: issuance and validation before and after 1,000,000 expired rows per token table, then `cleartokens`
+## purging them under load, with lock and memory figures (not a test; ~8 minutes); SCALE_ARGS="--rows 100000"
+scale: $(VENV)/.installed
+	$(BIN)/python bench/scale.py $(SCALE_ARGS)
 
 ## soak: 5 minutes of mixed load on gunicorn + PostgreSQL + Redis, then checks nothing was lost (not a test);
 ## SOAK_ARGS="--seconds 60 --restart-postgres-at 20 --stop-redis-at 40" adds faults on private servers

@@ -43,15 +43,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def environment() -> dict:
+def environment(database: str = "charp_bench", redis_db: int = 10) -> dict:
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
-        for sql in ("DROP DATABASE IF EXISTS charp_bench WITH (FORCE)", "CREATE DATABASE charp_bench"):
+        for sql in (f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", f"CREATE DATABASE {database}"):
             subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql], check=True)
-        env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/charp_bench"
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/10"
-        subprocess.run(["redis-cli", "-n", "10", "flushdb"], check=True, capture_output=True)
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
+        subprocess.run(["redis-cli", "-n", str(redis_db), "flushdb"], check=True, capture_output=True)
     env.update(
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -167,14 +167,16 @@ def wrk(url: str, script: str, seconds: int, connections: int) -> dict:
     ).stdout
 
     def latency(label: str) -> float:
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
         return float(match.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[match.group(2)] if match else float("nan")
 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": latency("50"),
-        "p99": latency("99"),
+        "p50": latency("50%"),
+        "p99": latency("99%"),
+        # The Latency line: avg, stdev, max.
+        "max": latency(r"Latency\s+[\d.]+(?:us|ms|s)\s+[\d.]+(?:us|ms|s)"),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
     }
 

@@ -192,11 +192,13 @@ class RefreshValidator(Validator):
         presented = request.refresh_token
         if not isinstance(presented, str) or not presented:
             return False
-        owner = (
-            RefreshToken.objects.filter(token_checksum=token_checksum(presented))
-            .values_list("application__client_id", flat=True)
-            .first()
-        )
+        # Neither first() nor get(): several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)),
+        # all of one client, and first()'s ORDER BY id LIMIT 1 lets PostgreSQL walk the primary key instead of the
+        # checksum index when its statistics are missing (after a restore or a bulk load): a scan of the whole table
+        # on every refresh (`make scale`).
+        checksum = token_checksum(presented)
+        owners = RefreshToken.objects.filter(token_checksum=checksum).values_list("application__client_id", flat=True)
+        owner = next(iter(owners), None)
         if owner is None or (client_id and client_id != owner):
             return False
         client = self._load_application(owner, request)

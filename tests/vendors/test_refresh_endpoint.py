@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
@@ -70,6 +71,20 @@ def test_reuse_detection_spares_other_token_families_of_the_vendor(client, api, 
     refresh(client, stolen["refresh_token"])
 
     assert refresh(client, other_session["refresh_token"]).status_code == 200
+
+
+def test_refresh_token_lookups_are_never_ordered_by_id(client, api, free_vendor):
+    """ORDER BY id LIMIT 1 on a non-unique checksum may be planned as a walk of the primary key (vendors/oauth.py)."""
+    first = get_token(api, free_vendor)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert refresh(client, first["refresh_token"]).status_code == 200
+
+    lookups = [
+        q["sql"] for q in queries if 'FROM "oauth2_provider_refreshtoken"' in q["sql"] and "token_checksum" in q["sql"]
+    ]
+    assert lookups
+    assert not [sql for sql in lookups if 'ORDER BY "oauth2_provider_refreshtoken"."id"' in sql]
 
 
 def test_form_refresh_at_the_token_endpoint_requires_client_authentication(client, api, free_vendor):
