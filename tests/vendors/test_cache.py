@@ -9,6 +9,7 @@ import time
 import pytest
 from oauth2_provider.models import AccessToken
 
+from tests.conftest import on_redis
 from vendors import cache, ratelimit
 from vendors.models import Vendor
 from vendors.ratelimit import STATUS_OK, STATUS_STALE
@@ -87,9 +88,9 @@ def test_a_store_that_lost_its_data_never_matches_an_old_tag(store):
     assert tags(store).auth != before.auth and tags(store).data != before.data
 
 
-def test_reading_tags_of_unknown_clients_creates_nothing(store):
-    if store is ratelimit.LOCAL:
-        pytest.skip("the Redis store only: keys an attacker could multiply")
+@on_redis
+def test_reading_tags_of_unknown_clients_creates_no_redis_key():
+    store = ratelimit.RedisBackend()
     tags(store, "made-up-client-id")
     assert not store.client.exists(vendor_key("made-up-client-id"))
 
