@@ -7,8 +7,9 @@ import threading
 import pytest
 from django.test import override_settings
 
+from tests.conftest import on_redis
 from vendors import ratelimit
-from vendors.ratelimit import STATUS_OK, STATUS_QUOTA_EXCEEDED, STATUS_RATE_LIMITED
+from vendors.ratelimit import STATUS_OK, STATUS_QUOTA_EXCEEDED, STATUS_RATE_LIMITED, STATUS_STALE
 
 T0 = 1_750_000_000_000  # ms
 MINUTE = 60_000
@@ -23,7 +24,7 @@ def store(request, settings):
     return ratelimit.RedisBackend()
 
 
-def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506"):
+def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506", expected=None):
     return store.hit(
         window_key=f"{ratelimit._prefix()}rate:{client}",
         limit=limit,
@@ -35,7 +36,7 @@ def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506"):
         throttled_field=f"t|2025-06-01|{client}",
         now_ms=now_ms,
         version_keys=ratelimit.version_keys(client),
-        expected_auth=None,
+        expected_auth=expected,
     )
 
 
@@ -155,3 +156,73 @@ def test_the_redis_script_uses_the_redis_clock_when_given_none():
     outcome = hit(store, None)
     seconds, micros = store.client.time()
     assert abs(outcome.now_ms - (seconds * 1000 + micros // 1000)) < 1000
+
+
+# --- Cache versions (vendors/cache.py): the tags the hit script hands back -----------------------------------------
+
+
+def tags(store, client_id="c1"):
+    return store.tags(version_keys=ratelimit.version_keys(client_id))
+
+
+def bump(store, *pairs):
+    keys = [key for key, _ in pairs] + [ratelimit.version_keys("")[2]]
+    assert store.bump(keys=keys, fields=[field for _, field in pairs])
+
+
+def vendor_key(client_id):
+    return ratelimit.version_keys(client_id)[0]
+
+
+def test_tags_change_only_with_what_they_cover(store):
+    first = tags(store)
+    assert tags(store) == first
+    bump(store, (vendor_key("c1"), "d"))
+    after_write = tags(store)
+    assert after_write.auth == first.auth and after_write.data != first.data
+    bump(store, (vendor_key("c1"), "a"))
+    after_revoke = tags(store)
+    assert after_revoke.auth != first.auth and after_revoke.data == after_write.data
+    other = tags(store, "c2")
+    bump(store, (ratelimit.version_keys("")[1], "a"))  # a plan changed: every vendor's tokens
+    assert tags(store).auth != after_revoke.auth and tags(store, "c2").auth != other.auth
+    assert tags(store, "c2").data == other.data
+
+
+def test_a_stale_tag_counts_nothing_and_hands_back_the_current_one(store):
+    current = tags(store)
+    assert hit(store, None, expected=current.auth).status == STATUS_OK
+    bump(store, (vendor_key("c1"), "a"))
+    stale = hit(store, None, expected=current.auth)
+    assert stale.status == STATUS_STALE and stale.tags == tags(store)
+    counted = hit(store, None)
+    assert counted.status == STATUS_OK and counted.count == 2  # the stale call was not counted
+
+
+def test_a_store_that_lost_its_data_never_matches_an_old_tag(store):
+    before = tags(store)
+    if store is ratelimit.LOCAL:
+        store.reset()
+    else:
+        keys = list(store.client.scan_iter(match=f"{ratelimit._prefix()}version*"))
+        store.client.delete(*keys)
+    assert tags(store).auth != before.auth and tags(store).data != before.data
+
+
+@on_redis
+def test_reading_tags_of_unknown_clients_creates_no_redis_key():
+    store = ratelimit.RedisBackend()
+    tags(store, "made-up-client-id")
+    assert not store.client.exists(vendor_key("made-up-client-id"))
+
+
+def test_the_failed_authentication_check_also_hands_back_the_clients_tags(store):
+    windows = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y"]
+    for _ in range(3):
+        store.record(keys=windows, window_ms=60_000, now_ms=None)
+    wait, found = store.check_and_tags(
+        keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=ratelimit.version_keys("c1")
+    )
+    assert 59_000 <= wait <= 60_000
+    assert wait - 1000 <= store.check(keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None) <= wait
+    assert found == tags(store)

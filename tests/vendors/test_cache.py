@@ -1,98 +1,15 @@
 """The per-worker caches of tokens and pages (vendors/cache.py) and the versions that keep them exact.
 
-The cross-process behaviour (three gunicorn workers, changes from other processes) is in
-tests/ratelimit/test_live_gunicorn.py; here are the rules, on both stores."""
+The versions themselves are tested on both stores in tests/ratelimit/test_limiter.py, the cross-process behaviour
+(three gunicorn workers, changes from other processes) in tests/ratelimit/test_live_gunicorn.py."""
 
-import os
 import time
 
 import pytest
 from oauth2_provider.models import AccessToken
 
-from tests.conftest import on_redis
 from vendors import cache, ratelimit
 from vendors.models import Vendor
-from vendors.ratelimit import STATUS_OK, STATUS_STALE
-
-
-@pytest.fixture(params=["local", "redis"])
-def store(request):
-    if request.param == "local":
-        return ratelimit.LOCAL
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs Redis (set REDIS_URL)")
-    return ratelimit.RedisBackend()
-
-
-def tags(store, client_id="c1"):
-    return store.tags(version_keys=ratelimit.version_keys(client_id))
-
-
-def bump(store, *pairs):
-    keys = [key for key, _ in pairs] + [ratelimit.version_keys("")[2]]
-    assert store.bump(keys=keys, fields=[field for _, field in pairs])
-
-
-def vendor_key(client_id):
-    return ratelimit.version_keys(client_id)[0]
-
-
-def hit(store, expected, client="c1"):
-    return store.hit(
-        window_key=f"{ratelimit._prefix()}rate:{client}",
-        limit=5,
-        window_ms=60_000,
-        quota_key=f"{ratelimit._prefix()}quota:202601:{client}",
-        quota=-1,
-        quota_ttl=3600,
-        requests_field=f"r|2026-01-01|{client}",
-        throttled_field=f"t|2026-01-01|{client}",
-        now_ms=None,
-        version_keys=ratelimit.version_keys(client),
-        expected_auth=expected,
-    )
-
-
-def test_tags_change_only_with_what_they_cover(store):
-    first = tags(store)
-    assert tags(store) == first
-    bump(store, (vendor_key("c1"), "d"))
-    after_write = tags(store)
-    assert after_write.auth == first.auth and after_write.data != first.data
-    bump(store, (vendor_key("c1"), "a"))
-    after_revoke = tags(store)
-    assert after_revoke.auth != first.auth and after_revoke.data == after_write.data
-    other = tags(store, "c2")
-    bump(store, (ratelimit.version_keys("")[1], "a"))  # a plan changed: every vendor's tokens
-    assert tags(store).auth != after_revoke.auth and tags(store, "c2").auth != other.auth
-    assert tags(store, "c2").data == other.data
-
-
-def test_a_stale_tag_counts_nothing_and_hands_back_the_current_one(store):
-    current = tags(store)
-    assert hit(store, current.auth).status == STATUS_OK
-    bump(store, (vendor_key("c1"), "a"))
-    stale = hit(store, current.auth)
-    assert stale.status == STATUS_STALE and stale.tags == tags(store)
-    counted = hit(store, None)
-    assert counted.status == STATUS_OK and counted.count == 2  # the stale call was not counted
-
-
-def test_a_store_that_lost_its_data_never_matches_an_old_tag(store):
-    before = tags(store)
-    if store is ratelimit.LOCAL:
-        store.reset()
-    else:
-        keys = list(store.client.scan_iter(match=f"{ratelimit._prefix()}version*"))
-        store.client.delete(*keys)
-    assert tags(store).auth != before.auth and tags(store).data != before.data
-
-
-@on_redis
-def test_reading_tags_of_unknown_clients_creates_no_redis_key():
-    store = ratelimit.RedisBackend()
-    tags(store, "made-up-client-id")
-    assert not store.client.exists(vendor_key("made-up-client-id"))
 
 
 def test_entries_expire_and_the_cache_stays_within_its_budget(settings):
@@ -161,15 +78,3 @@ def test_the_token_endpoint_reuses_the_client_until_its_secret_changes(
     refused = as_json(client, "/auth/token", credentials(standard_vendor))
     assert refused.status_code == 401
     assert as_json(client, "/auth/token", credentials(rotated)).status_code == 200
-
-
-def test_the_failed_authentication_check_also_hands_back_the_clients_tags(store):
-    windows = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y"]
-    for _ in range(3):
-        store.record(keys=windows, window_ms=60_000, now_ms=None)
-    wait, found = store.check_and_tags(
-        keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=ratelimit.version_keys("c1")
-    )
-    assert 59_000 <= wait <= 60_000
-    assert wait - 1000 <= store.check(keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None) <= wait
-    assert found == tags(store)
