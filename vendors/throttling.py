@@ -144,24 +144,24 @@ def enforce_plan_limits(request, view) -> None:
     if vendor is None or not settings.RATELIMIT_ENABLED:
         return
     expected = getattr(django_request, "charp_unverified_tag", None)
-    outcome = _hit(vendor, expected)
+    now = datetime.now(UTC)
+    outcome = _hit(vendor, expected, now)
     if expected is not None and (outcome is None or outcome.status == ratelimit.STATUS_STALE):
         checksum, client_id, expires_at = django_request.charp_token
         cache.tokens.discard(checksum)
         access_token = load(checksum, client_id, expires_at, tags=outcome.tags if outcome is not None else None)
         request.user, request.auth = access_token.user, access_token
         vendor = access_token.application.vendor
-        outcome = outcome and _hit(vendor, None)
-    decision = Decision(plan=vendor.plan, outcome=outcome, now=datetime.now(UTC))
+        outcome = outcome and _hit(vendor, None, now)
+    decision = Decision(plan=vendor.plan, outcome=outcome, now=now)
     django_request.charp_ratelimit = decision
     error = decision.error()
     if error is not None:
         raise error
 
 
-def _hit(vendor, expected_auth: str | None) -> ratelimit.Outcome | None:
+def _hit(vendor, expected_auth: str | None, now: datetime) -> ratelimit.Outcome | None:
     plan = vendor.plan
-    now = datetime.now(UTC)
     start, following = month_bounds(now)
     return ratelimit.hit(
         client_id=vendor.client_id,
