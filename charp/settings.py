@@ -115,15 +115,43 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Security ---------------------------------------------------------------------------------------------------
+MIN_KEY_BYTES = 32
+
+
+def _keys(name: str, *, many: bool) -> list[str] | None:
+    """A key setting's entries, trimmed (comma-separated when `many`); None when the variable is unset.
+
+    Set but blank, a blank entry, or (outside DEBUG) an entry shorter than MIN_KEY_BYTES stops start-up: a stray
+    space or comma must not silently change a key, which would invalidate every secret or token it protects."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return None
+    entries = [entry.strip() for entry in raw.split(",")] if many else [raw.strip()]
+    if not all(entries):
+        raise ImproperlyConfigured(
+            f"{name} has a blank {'entry' if many else 'value'}: give "
+            + ("comma-separated keys, the signing key first" if many else "the key")
+            + ", or unset it to derive one from SECRET_KEY."
+        )
+    if not DEBUG and any(len(entry.encode()) < MIN_KEY_BYTES for entry in entries):
+        raise ImproperlyConfigured(
+            f"{name}: every key must be at least {MIN_KEY_BYTES} bytes (for example `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`)."
+        )
+    return entries
+
+
 # Client secrets are machine-generated with 256 bits of entropy, so a slow password hash buys nothing and lets
 # anyone holding one client ID burn CPU; a peppered HMAC-SHA256 is the right cost (DESIGN.md, decision 5).
-CLIENT_SECRET_PEPPER = env.str("CLIENT_SECRET_PEPPER", default="") or _derived_key("client-secret-pepper")
+_pepper = _keys("CLIENT_SECRET_PEPPER", many=False)
+CLIENT_SECRET_PEPPER = _pepper[0] if _pepper else _derived_key("client-secret-pepper")
 # HS256 signing keys for access tokens; the first signs, all verify, so keys can be rotated.
-JWT_SIGNING_KEYS = env.list("JWT_SIGNING_KEYS", default=[]) or [_derived_key("jwt-signing-key")]
+_signing_keys = _keys("JWT_SIGNING_KEYS", many=True)
+JWT_SIGNING_KEYS = _signing_keys or [_derived_key("jwt-signing-key")]
 # Which of the two came from SECRET_KEY: a deploy check warns (vendors/checks.py), since rotating SECRET_KEY would
 # then invalidate every client secret or every access token.
 KEYS_DERIVED_FROM_SECRET_KEY = [
-    name for name in ("CLIENT_SECRET_PEPPER", "JWT_SIGNING_KEYS") if not env.str(name, default="").strip(" ,")
+    name for name, given in (("CLIENT_SECRET_PEPPER", _pepper), ("JWT_SIGNING_KEYS", _signing_keys)) if not given
 ]
 JWT_ISSUER = env.str("JWT_ISSUER", default="https://api.charp.ai")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="https://api.charp.ai")

@@ -50,6 +50,7 @@ def plans(db):
 
     if not Plan.objects.exists():
         importlib.import_module("vendors.migrations.0002_seed_plans").seed(apps, None)
+        importlib.import_module("vendors.migrations.0004_token_generation_and_issuance_limits").seed(apps, None)
     return {plan.code: plan for plan in Plan.objects.all()}
 
 

@@ -22,8 +22,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -105,28 +103,16 @@ def clear() -> None:
     reads.clear()
 
 
-_presented: ContextVar[tuple[str, ratelimit.Tags] | None] = ContextVar("presented_client", default=None)
-
-
-@contextmanager
-def presented_client(client_id: str, tags: ratelimit.Tags | None):
-    """While a token request is handled: the client ID it presents, and that vendor's tags, read by the
-    failed-authentication check before any database read."""
-    reset = _presented.set((client_id, tags) if client_id and tags is not None else None)
-    try:
-        yield
-    finally:
-        _presented.reset(reset)
-
-
-def client(client_id: str, read: Callable[[str], Application | None]) -> Application | None:
-    """The client, from this worker's copy when the presented client's tag still matches, else from `read`.
+def client(
+    client_id: str, read: Callable[[str], Application | None], tags: ratelimit.Tags | None
+) -> Application | None:
+    """The client, from this worker's copy when its tag is still `tags` (read before, in the request's first round
+    trip), else from `read`; always from `read` without tags.
 
     Unknown client IDs are kept too (as None), so a known and an unknown ID cost the same once seen."""
-    presented = _presented.get()
-    if presented is None or presented[0] != client_id:
+    if tags is None or settings.AUTH_CACHE_SECONDS <= 0:
         return read(client_id)
-    tag = presented[1].auth
+    tag = tags.auth
     cached = clients.get(client_id)
     if cached is not None and cached[0] == tag:
         return cached[1]

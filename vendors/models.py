@@ -16,6 +16,13 @@ class Plan(models.Model):
     includes_tools = models.BooleanField("Tools API", default=False)
     requests_per_minute = models.PositiveIntegerField()
     monthly_quota = models.PositiveBigIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
+    tokens_per_hour = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=100,
+        help_text="Access tokens a vendor may obtain per clock hour (token and refresh requests). Empty means "
+        "unlimited.",
+    )
 
     class Meta:
         ordering = ["requests_per_minute", "code"]
@@ -47,6 +54,10 @@ class Vendor(models.Model):
     # The secret replaced by the last rotation, hashed, and the end of its grace period: at most two live secrets.
     previous_secret_hash = models.CharField(max_length=255, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Raised by every action that ends all of the vendor's tokens (suspension, revoke-all, a revoking rotation), under
+    # the row's lock; a token is only written while this row still holds the generation its request authenticated
+    # against (vendors/writes.py, `issuance_lock`), so no token can outlive the action that revoked its siblings.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,12 +1,10 @@
 """The OAuth 2.0 engine: django-oauth-toolkit extended through its validator, server and backend hooks."""
 
-import base64
-import binascii
 import json
 import uuid
 from datetime import timedelta
-from urllib.parse import unquote_plus
 
+from django.conf import settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -19,10 +17,16 @@ from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshT
 
 from charp.logs import client_id_var
 
-from . import cache, writes
+from . import cache, client_auth, writes
 from .credentials import verify_client_secret
 from .reads import client_with_vendor
+from .throttling import IssuanceDecision, IssuanceLimited, issuance_for_refresh
 from .tokens import token_checksum
+
+CHANGED_MEANWHILE = (
+    "This client was suspended, its tokens revoked or its secret rotated while the request was processed. "
+    "Authenticate again with your current credentials."
+)
 
 
 class ClientCredentialsWithRefreshGrant(ClientCredentialsGrant):
@@ -91,41 +95,33 @@ class Validator(OAuth2Validator):
         if request.client is not None and getattr(request.client, "client_id", None) == client_id:
             return request.client
         request.client = None
-        if isinstance(client_id, str) and 0 < len(client_id) <= 255:
-            request.client = cache.client(client_id, client_with_vendor)
+        if isinstance(client_id, str) and client_auth.CLIENT_ID.fullmatch(client_id):
+            current = client_auth.current()
+            tags = current.tags if current.presented.client_id == client_id else None
+            request.client = cache.client(client_id, client_with_vendor, tags)
         return request.client
 
-    def _presented_credentials(self, request) -> tuple[str, str] | None:
-        """Client ID and secret from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or else from the body."""
-        request.used_basic_auth = False
-        basic = self._extract_basic_auth(request)
-        if basic is not None:
-            request.used_basic_auth = True
-            try:
-                client_id, secret = base64.b64decode(basic, validate=True).decode().split(":", 1)
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return None
-            return unquote_plus(client_id), unquote_plus(secret)
-        if request.client_id and request.client_secret:
-            return request.client_id, request.client_secret
-        return None
-
     def authenticate_client(self, request, *args, **kwargs):
-        credentials = self._presented_credentials(request)
-        if credentials is None:
+        # The credentials as the view parsed them once for the throttle, the cache and this (vendors/client_auth.py).
+        current = client_auth.current()
+        presented = current.presented
+        if presented.malformed or not presented.client_id or presented.secret is None:
             return False
-        client_id, secret = credentials
-        if request.client_id and request.client_id != client_id:
-            return False  # Basic and body name different clients
-        client = self._load_application(client_id, request)
-        if not verify_client_secret(getattr(client, "vendor", None), secret):
+        client = self._load_application(presented.client_id, request)
+        if not verify_client_secret(getattr(client, "vendor", None), presented.secret):
             request.client = None
             return False
         if not client.vendor.is_active:
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
             )
+        request.client_id = client.client_id
         client_id_var.set(client.client_id)  # for the access log
+        if current.issued is not None:
+            # Counted before authentication, in the view's one round trip; judged now that the plan is known.
+            current.issuance = IssuanceDecision(client.vendor.plan, current.issued)
+            if current.issuance.exceeded:
+                raise IssuanceLimited(current.issuance, request=request)
         return True
 
     def client_authentication_required(self, request, *args, **kwargs):
@@ -137,6 +133,18 @@ class Validator(OAuth2Validator):
         if not request.scope:
             return True
         return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def _check_and_set_request_resource(self, request):
+        """RFC 8707: this platform is the one resource server its tokens are for."""
+        super()._check_and_set_request_resource(request)
+        for resource in request.resource:
+            if resource != settings.JWT_AUDIENCE:
+                raise errors.CustomOAuth2Error(
+                    error="invalid_target",
+                    description=f"Tokens are issued only for {settings.JWT_AUDIENCE}: send that as 'resource', or "
+                    "leave it out.",
+                    request=request,
+                )
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         if request.grant_type != "client_credentials" or not writes.one_statement() or "scope" not in token:
@@ -156,16 +164,30 @@ class Validator(OAuth2Validator):
         self._set_token_value(access, token["access_token"])
         refresh = RefreshToken(user=user, application=client, token_family=uuid.uuid4(), resource=resource)
         self._set_token_value(refresh, token["refresh_token"])
-        writes.insert_token_pair(access, refresh)
+        if not writes.insert_token_pair(access, refresh, client.vendor):
+            raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
+        # Inside DOT's transaction: first the vendor's row, shared, as the one-statement path does (vendors/writes.py),
+        # so that a suspension, revoke-all or revoking rotation is ordered before or after this issuance, never beside.
+        vendor = request.client.vendor
         previous = getattr(request, "refresh_token_instance", None)
+        if not writes.issuance_lock(vendor):
+            if previous is not None:
+                raise errors.InvalidGrantError(
+                    description="The refresh token was revoked. Authenticate with your client credentials at "
+                    "/auth/token.",
+                    request=request,
+                )
+            raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
         if previous is not None:
             # Of concurrent refreshes of one token only the first to lock it may rotate it; DOT 3.4.1 would hand the
             # others a 200 with the winner's blank (hashed-at-rest) tokens (DESIGN.md, decision 4).
             live = RefreshToken.objects.select_for_update().filter(pk=previous.pk, revoked__isnull=True)
             if not list(live.values_list("pk", flat=True)):
                 raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
+            # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
+            client_auth.current().issuance = issuance_for_refresh(vendor.plan, request.client.client_id)
         return super()._save_bearer_token(token, request, *args, **kwargs)
 
     # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's
@@ -186,7 +208,7 @@ class RefreshValidator(Validator):
     """
 
     def client_authentication_required(self, request, *args, **kwargs):
-        return bool(self._extract_basic_auth(request) or request.client_secret)
+        return client_auth.current().presented.sent
 
     def authenticate_client_id(self, client_id, request, *args, **kwargs):
         presented = request.refresh_token

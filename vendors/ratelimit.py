@@ -9,6 +9,7 @@ single process: production needs REDIS_URL. If Redis is unreachable, callers get
 
 import bisect
 import logging
+import math
 import os
 import secrets
 import threading
@@ -42,16 +43,21 @@ end"""
 
 
 # Cache versions (vendors/cache.py): a tag names the state of a vendor's rows at one moment. Tags are
-# "<era>:<value>", where the era is a random name the store gets when it starts empty (a Redis restart or flush
-# gives new eras, so no old tag can match again) and values come from one counter, so a vendor's hash that is
-# evicted or recreated never repeats an old value. Reading never creates a vendor's hash: unknown client IDs cost
-# nothing. KEYS[v], KEYS[v+1], KEYS[v+2]: the vendor's hash, the global hash, the era; `fresh` a fresh random era.
+# "<server>.<era>:<value>". The era is a random name the store gets when it starts empty (a flush gives a new era,
+# so no old tag can match again) and values come from one counter, so a vendor's hash that is evicted or recreated
+# never repeats an old value. The server is the answering Redis process's run_id, which every restart and every
+# other server (a promoted replica) has anew: Redis restored from an old snapshot, or a replica that had not yet
+# received the last bumps, hands back old values, and the run_id keeps them from matching the tags cached before
+# (INFO costs about 8 µs of Redis time per call, measured; it is read in the same script, so it names exactly the
+# server whose values the tag carries). Reading never creates a vendor's hash: unknown client IDs cost nothing.
+# KEYS[v], KEYS[v+1], KEYS[v+2]: the vendor's hash, the global hash, the era; `fresh` a fresh random era.
 def _versions(v: str, fresh: str) -> str:
     return f"""local era = redis.call('HGET', KEYS[{v} + 2], 'name')
 if not era then
   era = {fresh}
   redis.call('HSET', KEYS[{v} + 2], 'name', era)
 end
+era = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') .. '.' .. era
 local vendor = redis.call('HMGET', KEYS[{v}], 'a', 'd')
 local auth_tag = era .. ':' .. (redis.call('HGET', KEYS[{v} + 1], 'a') or '0') .. ':' .. (vendor[1] or '0')
 local data_tag = era .. ':' .. (vendor[2] or '0')"""
@@ -146,26 +152,76 @@ local window = tonumber(ARGV[1])
 return wait
 """
 
-# The same, and a vendor's cache tags: KEYS end with its three version keys. ARGV: 1 window ms, 2 now ms or "",
-# 3 a fresh era, 4.. one limit per window key.
+
+# Tokens issued to a vendor in the current clock hour (on Redis' clock): one counter per hour, `<base><hour>`, that
+# lives a little longer than its hour. Sets `issued_key`, `issued` (the count after adding `add`, 0 or 1) and
+# `reset` (seconds until the next hour). Needs `now`.
+def _issued(base: str, add: str) -> str:
+    return f"""local hour = math.floor(now / 3600000)
+local issued_key = {base} .. hour
+local issued = tonumber(redis.call('GET', issued_key) or '0')
+if {add} > 0 then
+  issued = redis.call('INCR', issued_key)
+  if issued == 1 then
+    redis.call('EXPIRE', issued_key, 3660)
+  end
+end
+local reset = math.ceil(((hour + 1) * 3600000 - now) / 1000)"""
+
+
+# The same, and a vendor's cache tags, and with ARGV[4] = '1' one more token counted against the vendor's hourly
+# issuance (before authentication: the caller gives the count back when no token comes of it). KEYS: the windows,
+# the vendor's three version keys, then with ARGV[4] = '1' the base of its issuance counters. ARGV: 1 window ms,
+# 2 now ms or "", 3 a fresh era, 4 '1' to count issuance, 5.. one limit per window key.
 CHECK_AND_TAGS_SCRIPT = f"""
 local window = tonumber(ARGV[1])
 {_clock(2)}
-{_wait("#KEYS - 3", 4)}
-{_versions("#KEYS - 2", "ARGV[3]")}
-return {{wait, auth_tag, data_tag}}
+local counted = ARGV[4] == '1'
+local windows = #KEYS - 3 - (counted and 1 or 0)
+{_wait("windows", 5)}
+{_versions("windows + 1", "ARGV[3]")}
+if not counted then
+  return {{wait, auth_tag, data_tag, -1, 0, ''}}
+end
+{_issued("KEYS[#KEYS]", "1")}
+return {{wait, auth_tag, data_tag, issued, reset, issued_key}}
 """
 
-# Add one event to every window in KEYS. ARGV: 1 window ms, 2 now ms or "", 3 unique member.
+# Add one event to every window in KEYS; with ARGV[4] = '1' the last key is instead an issuance counter (see
+# CHECK_AND_TAGS_SCRIPT) to give one back to, deleted at zero. ARGV: 1 window ms, 2 now ms or "", 3 unique member.
 RECORD_SCRIPT = """
 local window = tonumber(ARGV[1])
 --CLOCK--
-for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
+local windows = #KEYS
+if ARGV[4] == '1' then
+  windows = windows - 1
+  if redis.call('DECR', KEYS[#KEYS]) <= 0 then
+    redis.call('DEL', KEYS[#KEYS])
+  end
+end
+for i = 1, windows do
+  redis.call('ZADD', KEYS[i], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], window)
 end
 return 1
 """.replace("--CLOCK--", _clock(2))
+
+# Count one token issued to a vendor if its hourly limit allows (refreshes, whose client is known only from the
+# refresh token). KEYS: 1 the base of its issuance counters. ARGV: 1 limit (-1: none), 2 now ms or "".
+# Returns {allowed (0/1), issued, reset, counter key}.
+ISSUE_SCRIPT = f"""
+{_clock(2)}
+local limit = tonumber(ARGV[1])
+{_issued("KEYS[1]", "0")}
+if limit >= 0 and issued >= limit then
+  return {{0, issued, reset, issued_key}}
+end
+issued = redis.call('INCR', issued_key)
+if issued == 1 then
+  redis.call('EXPIRE', issued_key, 3660)
+end
+return {{1, issued, reset, issued_key}}
+"""
 
 # Move the pending usage counts aside for one flush; a batch left by a flush that failed is retried first.
 # KEYS: 1 pending, 2 flushing.
@@ -187,6 +243,16 @@ class Tags:
 
     auth: str
     data: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A vendor's token issuance this clock hour: how many (this request's included), the seconds until the count
+    starts again, and the counter (to give back a count that did not become a token)."""
+
+    count: int
+    reset: int
+    key: str
 
 
 @dataclass(frozen=True)
@@ -322,16 +388,45 @@ class LocalBackend:
                     wait = max(wait, entries[len(entries) - limit] + window_ms - now)
             return wait
 
-    def check_and_tags(self, *, keys, limits, window_ms, now_ms, version_keys) -> tuple[int, Tags]:
-        return self.check(keys=keys, limits=limits, window_ms=window_ms, now_ms=now_ms), self.tags(
-            version_keys=version_keys
-        )
+    def check_and_tags(
+        self, *, keys, limits, window_ms, now_ms, version_keys, issuance_base=None
+    ) -> tuple[int, Tags, Issued | None]:
+        wait = self.check(keys=keys, limits=limits, window_ms=window_ms, now_ms=now_ms)
+        issued = None
+        if issuance_base is not None:
+            with self._lock:
+                issued = self._issued(issuance_base, self._now(now_ms), add=True)
+        return wait, self.tags(version_keys=version_keys), issued
 
-    def record(self, *, keys, window_ms, now_ms) -> None:
+    def _issued(self, base: str, now: int, add: bool) -> Issued:
+        """The current hour's issuance counter under `base`, one higher with `add` (see ISSUE_SCRIPT)."""
+        hour = now // 3_600_000
+        key = f"{base}{hour}"
+        count, expires = self._counters.get(key, (0, now / 1000 + 3660))
+        if add:
+            count += 1
+            self._counters[key] = (count, expires)
+        return Issued(count, math.ceil(((hour + 1) * 3_600_000 - now) / 1000), key)
+
+    def issue(self, *, base, limit, now_ms) -> tuple[bool, Issued]:
+        with self._lock:
+            now = self._now(now_ms)
+            issued = self._issued(base, now, add=False)
+            if limit >= 0 and issued.count >= limit:
+                return False, issued
+            return True, self._issued(base, now, add=True)
+
+    def record(self, *, keys, window_ms, now_ms, give_back=None) -> None:
         with self._lock:
             now = self._now(now_ms)
             for key in keys:
                 bisect.insort(self._window(key, now, window_ms), now)
+            if give_back is not None and give_back in self._counters:
+                count, expires = self._counters[give_back]
+                if count <= 1:
+                    del self._counters[give_back]
+                else:
+                    self._counters[give_back] = (count - 1, expires)
 
     def usage_incr(self, field: str) -> None:
         with self._lock:
@@ -381,6 +476,7 @@ class RedisBackend:
         self._take = client.register_script(TAKE_SCRIPT)
         self._tags = client.register_script(TAGS_SCRIPT)
         self._bump = client.register_script(BUMP_SCRIPT)
+        self._issue = client.register_script(ISSUE_SCRIPT)
 
     @property
     def client(self):
@@ -429,13 +525,24 @@ class RedisBackend:
     def check(self, *, keys, limits, window_ms, now_ms) -> int:
         return int(self._check(keys=keys, args=[window_ms, self._now(now_ms), *limits], client=self.client))
 
-    def check_and_tags(self, *, keys, limits, window_ms, now_ms, version_keys) -> tuple[int, Tags]:
-        args = [window_ms, self._now(now_ms), _era(), *limits]
-        wait, auth, data = self._check_and_tags(keys=[*keys, *version_keys], args=args, client=self.client)
-        return int(wait), Tags(auth.decode(), data.decode())
+    def check_and_tags(
+        self, *, keys, limits, window_ms, now_ms, version_keys, issuance_base=None
+    ) -> tuple[int, Tags, Issued | None]:
+        counted = issuance_base is not None
+        args = [window_ms, self._now(now_ms), _era(), "1" if counted else "", *limits]
+        keys = [*keys, *version_keys, *([issuance_base] if counted else [])]
+        wait, auth, data, count, reset, key = self._check_and_tags(keys=keys, args=args, client=self.client)
+        issued = Issued(int(count), int(reset), key.decode()) if counted else None
+        return int(wait), Tags(auth.decode(), data.decode()), issued
 
-    def record(self, *, keys, window_ms, now_ms) -> None:
-        self._record(keys=keys, args=[window_ms, self._now(now_ms), _unique()], client=self.client)
+    def issue(self, *, base, limit, now_ms) -> tuple[bool, Issued]:
+        allowed, count, reset, key = self._issue(keys=[base], args=[limit, self._now(now_ms)], client=self.client)
+        return bool(allowed), Issued(int(count), int(reset), key.decode())
+
+    def record(self, *, keys, window_ms, now_ms, give_back=None) -> None:
+        keys = [*keys, *([give_back] if give_back is not None else [])]
+        args = [window_ms, self._now(now_ms), _unique(), "1" if give_back is not None else ""]
+        self._record(keys=keys, args=args, client=self.client)
 
     def usage_incr(self, field: str) -> None:
         self.client.hincrby(f"{_prefix()}usage:pending", field, 1)
@@ -553,6 +660,11 @@ def call(method: str, /, **kwargs):
         return None
     _health.succeeded()
     return result
+
+
+def issuance_base(client_id: str) -> str:
+    """The prefix of a vendor's hourly token-issuance counters (the hour number completes each key)."""
+    return f"{_prefix()}issued:{client_id}:"
 
 
 def version_keys(client_id: str) -> list[str]:

@@ -94,10 +94,13 @@ def vendor_secret_rotate(
     revoke_tokens: bool = False,
     actor: AbstractBaseUser | None = None,
 ) -> IssuedSecret:
-    """Issue a new secret; the current one keeps working for `grace`, and any older grace ends now."""
+    """Issue a new secret; the current one keeps working for `grace`, and any older grace ends now.
+
+    Without a grace period the old secret is treated as leaked: every token issued before the rotation ends with it.
+    """
     if grace < timedelta(0):
         raise ValidationError("The grace period cannot be negative.")
-    vendor = Vendor.objects.select_for_update().select_related("application").get(pk=vendor.pk)
+    vendor = _locked(vendor)
     application = vendor.application
     secret = new_secret()
     if grace:
@@ -106,13 +109,14 @@ def vendor_secret_rotate(
     else:
         vendor.previous_secret_hash = ""
         vendor.previous_secret_expires_at = None
+        revoke_tokens = True
     application.client_secret = hash_secret(secret)
     application.save(update_fields=["client_secret", "updated"])
     vendor.save(update_fields=["previous_secret_hash", "previous_secret_expires_at", "updated_at"])
     changes = {"grace_seconds": int(grace.total_seconds()), "revoke_tokens": revoke_tokens}
     _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.ROTATE_SECRET, changes=changes)
     if revoke_tokens:
-        vendor_tokens_revoke(vendor=vendor, actor=actor)
+        _end_every_token(vendor=vendor, actor=actor)
     return IssuedSecret(
         vendor=vendor, client_secret=secret, previous_secret_expires_at=vendor.previous_secret_expires_at
     )
@@ -166,17 +170,20 @@ def vendor_plan_set(*, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | Non
 @transaction.atomic
 def vendor_suspend(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
     """Suspend a vendor: every token dies now and no new one is issued until reactivation."""
+    vendor = _locked(vendor)
     if vendor.status == Vendor.Status.SUSPENDED:
         return vendor
     vendor.status = Vendor.Status.SUSPENDED
     vendor.save(update_fields=["status", "updated_at"])
     _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.SUSPEND)
-    vendor_tokens_revoke(vendor=vendor, actor=actor)
+    _end_every_token(vendor=vendor, actor=actor)
     return vendor
 
 
 @transaction.atomic
 def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
+    """Let a suspended vendor authenticate again; the tokens the suspension ended stay dead."""
+    vendor = _locked(vendor)
     if vendor.status == Vendor.Status.ACTIVE:
         return vendor
     vendor.status = Vendor.Status.ACTIVE
@@ -188,6 +195,28 @@ def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None) 
 @transaction.atomic
 def vendor_tokens_revoke(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> int:
     """Revoke every access and refresh token of a vendor; returns how many access tokens died."""
+    return _end_every_token(vendor=_locked(vendor), actor=actor)
+
+
+def _locked(vendor: Vendor) -> Vendor:
+    """The vendor's row, re-read under its lock: the lock every token issuance takes too (shared), so that staff
+    actions and issuance are ordered. Only the vendor's row (`of`), never the client's, whose key a token insert
+    locks for its foreign key."""
+    return Vendor.objects.select_for_update(of=("self",)).select_related("application", "plan").get(pk=vendor.pk)
+
+
+def _end_every_token(*, vendor: Vendor, actor: AbstractBaseUser | None) -> int:
+    """End every token of a vendor that holds its row lock (`_locked`), including those being issued right now.
+
+    Why this is final (README, "Revocation is final"): issuance writes its rows only while holding a share lock on
+    the vendor's row and only if `token_generation` still has the value its request authenticated against
+    (vendors/writes.py). Here the generation moves on under the exclusive lock, so an issuance either committed
+    before this transaction took the lock, and its rows are visible to the statements below (each statement reads
+    what is committed when it starts), or it waits for this commit, re-reads the row and writes nothing. The token
+    rows are DOT's, without a column of ours, which is why the order, not a per-token mark, carries the rule.
+    """
+    vendor.token_generation += 1
+    vendor.save(update_fields=["token_generation", "updated_at"])
     now = timezone.now()
     refreshed = RefreshToken.objects.filter(application_id=vendor.application_id, revoked__isnull=True)
     refresh_count = refreshed.update(revoked=now, updated=now)

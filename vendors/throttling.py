@@ -4,17 +4,15 @@ Resource responses carry the fields of draft-ietf-httpapi-ratelimit-headers-11: 
 when the plan has a quota, "month", each with q and w) and `RateLimit` (r remaining, t seconds to reset).
 """
 
-import base64
-import binascii
 import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from oauthlib.oauth2.rfc6749 import errors
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
@@ -226,19 +224,18 @@ def client_ip(request) -> str:
     return str(ip)
 
 
-def presented_client_id(request, params: dict[str, str]) -> str:
-    """The client ID the caller claims, from HTTP Basic (RFC 6749 §2.3.1) or the body; '' when none."""
-    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            return unquote_plus(base64.b64decode(credentials.strip(), validate=True).decode().split(":", 1)[0])
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return ""
-    return params.get("client_id", "")
-
-
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class GuardCheck:
+    """The failure budget's answer (seconds to wait, 0 while within it), the presented client's cache tags, and its
+    issuance this hour with this request counted (None when not counted), all from one round trip."""
+
+    wait: int = 0
+    tags: ratelimit.Tags | None = None
+    issued: ratelimit.Issued | None = None
 
 
 @dataclass(frozen=True)
@@ -247,8 +244,11 @@ class AuthGuard:
     (client ID, source address).
 
     Never per client ID alone: then anyone could lock a vendor out by sending wrong secrets for its public client ID.
-    Keyed with the address, a flood from one address blocks only that address, and the vendor keeps working from
-    its own. Requests refused here are not counted, so a blocked address regains attempts as old failures age.
+    Keyed with the address, a flood from one address is slowed only at that address, and the vendor keeps working
+    from its own. Failures over the budget are not counted, so a blocked address regains attempts as old failures
+    age. At /auth/* the budget refuses only failures: a request whose credentials are right is served however many
+    failures its address has (generated secrets carry 256 bits, so answering a correct guess costs nothing,
+    and many vendors share one egress address).
     """
 
     keys: tuple[str, ...]
@@ -258,12 +258,13 @@ class AuthGuard:
 
     def retry_after(self) -> int:
         """Seconds until this caller may try again; 0 when it may now (also when the counters are unavailable)."""
-        return self.check()[0]
+        return self.check().wait
 
-    def check(self, client_id: str = "") -> tuple[int, ratelimit.Tags | None]:
-        """retry_after(), and in the same round trip the cache tags of the client ID presented (if any)."""
+    def check(self, client_id: str = "", count_issuance: bool = False) -> GuardCheck:
+        """retry_after(), and in the same round trip the cache tags of the client ID presented (if any) and, with
+        `count_issuance`, one more token counted against its hourly issuance."""
         if not settings.RATELIMIT_ENABLED:
-            return 0, None
+            return GuardCheck()
         arguments = {
             "keys": list(self.keys),
             "limits": list(self.limits),
@@ -271,27 +272,116 @@ class AuthGuard:
             "now_ms": None,
         }
         if client_id:
-            found = ratelimit.call("check_and_tags", **arguments, version_keys=ratelimit.version_keys(client_id))
-            wait, tags = found or (0, None)
+            base = ratelimit.issuance_base(client_id) if count_issuance else None
+            found = ratelimit.call(
+                "check_and_tags", **arguments, version_keys=ratelimit.version_keys(client_id), issuance_base=base
+            )
+            wait, tags, issued = found or (0, None, None)
         else:
-            wait, tags = ratelimit.call("check", **arguments), None
-        return (math.ceil(wait / 1000) if wait else 0), tags
+            wait, tags, issued = ratelimit.call("check", **arguments), None, None
+        return GuardCheck(math.ceil(wait / 1000) if wait else 0, tags, issued)
 
-    def record_failure(self) -> None:
+    def record_failure(self, give_back: ratelimit.Issued | None = None) -> None:
+        """Count a failure; and give back the issuance count of a request that got no token, in the same call."""
         if settings.RATELIMIT_ENABLED:
-            ratelimit.call("record", keys=list(self.keys), window_ms=self._window_ms(), now_ms=None)
+            key = give_back.key if give_back is not None else None
+            ratelimit.call("record", keys=list(self.keys), window_ms=self._window_ms(), now_ms=None, give_back=key)
+
+    @staticmethod
+    def give_back(issued: ratelimit.Issued | None) -> None:
+        """Give back the issuance count of a request that got no token (refused for another reason than failure)."""
+        if issued is not None and settings.RATELIMIT_ENABLED:
+            ratelimit.call("record", keys=[], window_ms=1, now_ms=None, give_back=issued.key)
 
     def _window_ms(self) -> int:
         return (self.window or settings.AUTH_FAILURE_WINDOW) * 1000
 
 
-def auth_guard(request, params: dict[str, str]) -> AuthGuard:
+def auth_guard(request, client_id: str) -> AuthGuard:
+    """The failure budget of a request at /auth/* presenting `client_id` (see vendors/client_auth.py)."""
     prefix = settings.RATELIMIT_KEY_PREFIX
     ip = _digest(client_ip(request))
     keys = [f"{prefix}authfail:ip:{ip}"]
     limits = [settings.AUTH_FAILURES_PER_IP]
-    client_id = presented_client_id(request, params)
     if client_id:
         keys.append(f"{prefix}authfail:client:{_digest(client_id)}:{ip}")
         limits.append(settings.AUTH_FAILURES_PER_CLIENT)
     return AuthGuard(keys=tuple(keys), limits=tuple(limits))
+
+
+# --- Token issuance per plan at /auth/* -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuanceDecision:
+    """A vendor's access-token issuance this clock hour against its plan's `tokens_per_hour` (None: unlimited)."""
+
+    plan: Plan
+    issued: ratelimit.Issued
+
+    @property
+    def limit(self) -> int | None:
+        return self.plan.tokens_per_hour
+
+    @property
+    def exceeded(self) -> bool:
+        """Whether this request's token would be one too many (its count is already included)."""
+        return self.limit is not None and self.issued.count > self.limit
+
+    def headers(self) -> dict[str, str]:
+        """The hourly window in the fields of draft-ietf-httpapi-ratelimit-headers, as on the resource APIs."""
+        if self.limit is None:
+            return {}
+        remaining = max(0, self.limit - self.issued.count)
+        return {
+            "RateLimit-Policy": f'"hour";q={self.limit};w=3600',
+            "RateLimit": f'"hour";r={remaining};t={self.issued.reset}',
+        }
+
+
+class IssuanceLimited(errors.OAuth2Error):
+    """429 in the RFC 6749 §5.2 shape, naming the plan's hourly token limit and when it resets."""
+
+    error = "token_quota_exceeded"
+    status_code = 429
+
+    def __init__(self, decision: IssuanceDecision, request=None):
+        plan, wait = decision.plan, max(1, decision.issued.reset)
+        super().__init__(
+            description=f"Your {plan.name} plan allows {decision.limit:,} access tokens per hour (token and refresh "
+            f"requests together) and this hour's are used up. Retry in {wait} s; meanwhile keep using the token you "
+            "have: each one is valid for its whole expires_in.",
+            request=request,
+        )
+        self.decision = decision
+        self.wait = wait
+
+    @property
+    def twotuples(self):
+        plan = self.decision.plan
+        return [
+            *super().twotuples,
+            ("plan", plan.code),
+            ("tokens_per_hour", self.decision.limit),
+            ("retry_after", self.wait),
+        ]
+
+    @property
+    def headers(self):
+        return {"Retry-After": str(self.wait), **self.decision.headers()}
+
+
+def issuance_for_refresh(plan: Plan, client_id: str) -> IssuanceDecision | None:
+    """Count the token a refresh is about to issue against the vendor's hourly limit (one round trip), raising
+    IssuanceLimited over it; None while the counters are unavailable (fail open) or limits are off."""
+    if not settings.RATELIMIT_ENABLED:
+        return None
+    limit = -1 if plan.tokens_per_hour is None else plan.tokens_per_hour
+    found = ratelimit.call("issue", base=ratelimit.issuance_base(client_id), limit=limit, now_ms=None)
+    if found is None:
+        return None
+    allowed, issued = found
+    decision = IssuanceDecision(plan, issued)
+    if not allowed:
+        raise IssuanceLimited(decision)
+    return decision

@@ -11,11 +11,14 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
-from . import cache
+from charp.logs import client_id_var
+
+from . import client_auth
 from .oauth import RefreshValidator, Validator
-from .throttling import auth_guard, presented_client_id
+from .throttling import auth_guard
 
 MAX_PARAMETER_LENGTH = 4096
+LIMIT_HEADERS = ("Retry-After", "RateLimit-Policy", "RateLimit")
 GRANT_TYPES = ("client_credentials", "refresh_token")
 DEFAULT_DESCRIPTIONS = {
     "invalid_client": "Client authentication failed: unknown client ID or wrong client secret.",
@@ -35,9 +38,9 @@ class InvalidRequest(Exception):
         self.status = status
 
 
-def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
-    """An RFC 6749 §5.2 error response."""
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
+def oauth_error(error: str, description: str, status: int = 400, **extra) -> JsonResponse:
+    """An RFC 6749 §5.2 error response (`extra` members after the two standard ones)."""
+    response = JsonResponse({"error": error, "error_description": description, **extra}, status=status)
     return _no_store(response)
 
 
@@ -104,12 +107,17 @@ def _oauthlib_response(request: HttpRequest, headers: dict, body: str, status: i
     """Turn oauthlib's answer into ours: always a description, the client's own challenge scheme on a 401."""
     if status >= 400:
         payload = json.loads(body)
-        error = payload.get("error", "invalid_request")
-        description = payload.get("error_description") or DEFAULT_DESCRIPTIONS.get(error, "The request failed.")
-        response = oauth_error(error, description, status)
+        error = payload.pop("error", "invalid_request")
+        description = payload.pop("error_description", None) or DEFAULT_DESCRIPTIONS.get(error, "The request failed.")
+        payload.pop("error_uri", None)
+        payload.pop("state", None)
+        response = oauth_error(error, description, status, **payload)
         if status == 401:
             # RFC 6749 §5.2: answer with the scheme the client used; clients authenticate with Basic here.
             response["WWW-Authenticate"] = 'Basic realm="charp", error="invalid_client"'
+        for name in LIMIT_HEADERS:
+            if name in headers:
+                response[name] = headers[name]
         return response
     response = HttpResponse(body, status=status, content_type="application/json")
     for key, value in headers.items():
@@ -139,21 +147,39 @@ class OAuthView(View):
         if self.default_grant_type and "grant_type" not in params:
             params["grant_type"] = "refresh_token" if "refresh_token" in params else self.default_grant_type
         request.oauth_params = params
-        # Failed client authentications are throttled per address and per (client ID, address), checked before the
-        # database work; successes are never counted.
-        guard = auth_guard(request, params)
-        client_id = presented_client_id(request, params) if settings.AUTH_CACHE_SECONDS > 0 else ""
-        wait, tags = guard.check(client_id)
-        if wait:
-            response = oauth_error(
-                "slow_down", f"Too many failed client authentications from your address. Retry in {wait} s.", 429
-            )
-            response["Retry-After"] = str(wait)
-            return response
-        with cache.presented_client(client_id, tags):
+        presented = client_auth.presented(request, params)
+        if presented.loggable_id:
+            client_id_var.set(presented.loggable_id)  # for the access log, whatever the outcome
+        # One round trip before any database work: the failure budget of this address (and client ID), the presented
+        # client's cache tags and, for a client-credentials grant, one more token counted against its hourly limit.
+        guard = auth_guard(request, presented.client_id)
+        counts_issuance = params.get("grant_type") == "client_credentials" and bool(presented.client_id)
+        check = guard.check(presented.client_id, count_issuance=counts_issuance)
+        with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
             response = self.respond(request, params)
         if response.status_code == 401:
-            guard.record_failure()
+            # Only failures are slowed: over the budget a failure is answered 429 and not counted again, and a request
+            # whose credentials are right was served above.
+            if check.wait:
+                guard.give_back(check.issued)
+                return self._slow_down(check.wait)
+            guard.record_failure(give_back=check.issued)
+        elif response.status_code != 200:
+            guard.give_back(check.issued)
+        elif handled.issuance is not None:
+            for name, value in handled.issuance.headers().items():
+                response[name] = value
+        return response
+
+    @staticmethod
+    def _slow_down(wait: int) -> HttpResponse:
+        response = oauth_error(
+            "slow_down",
+            f"Too many failed client authentications from your address. Check the client ID and secret, and retry in "
+            f"{wait} s; requests with the right credentials are served meanwhile.",
+            429,
+        )
+        response["Retry-After"] = str(wait)
         return response
 
     def respond(self, request: HttpRequest, params: dict[str, str]) -> HttpResponse:

@@ -47,12 +47,71 @@ def test_the_real_vendor_keeps_working_from_its_own_address(api, free_vendor):
     assert response.json()["access_token"]
 
 
-def test_a_blocked_address_is_refused_even_with_the_right_secret(api, free_vendor):
+def test_a_correct_secret_is_served_from_an_address_over_its_failure_budget(api, free_vendor):
     client_id = free_vendor.vendor.client_id
     for _ in range(3):
         token_request(api, client_id, "wrong", ATTACKER)
-    # Refused before any database work: a blocked address learns nothing, right secret or not.
-    assert token_request(api, client_id, free_vendor.client_secret, ATTACKER).status_code == 429
+    assert token_request(api, client_id, "wrong", ATTACKER).status_code == 429
+    # Generated secrets carry 256 bits: answering a right one costs nothing, so the right one is served.
+    assert token_request(api, client_id, free_vendor.client_secret, ATTACKER).status_code == 200
+    refused = token_request(api, client_id, "wrong", ATTACKER)
+    assert refused.status_code == 429 and refused.json()["error"] == "slow_down"
+    assert int(refused["Retry-After"]) > 0
+
+
+def test_vendors_behind_one_shared_address_are_not_locked_out_by_a_neighbours_failures(api, make_vendor):
+    """A NAT, an integration platform or a CI runner: one vendor's bad-credential test cases must not lock out the
+    others behind the same egress address."""
+    noisy, neighbour = make_vendor("free"), make_vendor("free")
+    for _ in range(10):
+        token_request(api, noisy.vendor.client_id, "wrong", ATTACKER)
+    assert token_request(api, noisy.vendor.client_id, "wrong", ATTACKER).status_code == 429
+    assert token_request(api, neighbour.vendor.client_id, neighbour.client_secret, ATTACKER).status_code == 200
+    assert token_request(api, noisy.vendor.client_id, noisy.client_secret, ATTACKER).status_code == 200
+
+
+def test_a_decoy_basic_header_cannot_reset_the_failure_budget(api, free_vendor):
+    """The lowercase scheme is still HTTP Basic (RFC 9110 §11.1): a random client in it must not make the throttle
+    count another client than the one authenticated."""
+    client_id = free_vendor.vendor.client_id
+    statuses = []
+    for attempt in range(5):
+        decoy = base64.b64encode(f"decoy{attempt}:x".encode()).decode()
+        statuses.append(
+            api.post(
+                "/auth/token",
+                {"client_id": client_id, "client_secret": "wrong"},
+                format="json",
+                REMOTE_ADDR=ATTACKER,
+                HTTP_AUTHORIZATION=f"basic {decoy}",
+            ).status_code
+        )
+    assert statuses == [401, 401, 401, 401, 401]  # the header names another client: refused, and counted per address
+    assert token_request(api, client_id, "wrong", ATTACKER).status_code == 429  # the address budget (5) is spent
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/auth/token", "grant_type=client_credentials"),
+        ("/auth/refresh", "refresh_token=x"),
+        ("/auth/revoke", "token=x"),
+    ],
+)
+def test_a_nul_in_the_basic_client_id_is_a_counted_401(api, path, body):
+    basic = base64.b64encode(b"a%00b:secret").decode()
+    statuses = []
+    for _ in range(6):
+        response = api.post(
+            path,
+            body,
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+            REMOTE_ADDR=ATTACKER,
+        )
+        statuses.append(response.status_code)
+        assert response.json()["error"] in ("invalid_client", "slow_down")
+    assert statuses == [401] * 5 + [429]
 
 
 def test_the_address_limit_spans_client_ids(api, make_vendor):

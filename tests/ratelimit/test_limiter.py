@@ -220,9 +220,70 @@ def test_the_failed_authentication_check_also_hands_back_the_clients_tags(store)
     windows = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y"]
     for _ in range(3):
         store.record(keys=windows, window_ms=60_000, now_ms=None)
-    wait, found = store.check_and_tags(
+    wait, found, issued = store.check_and_tags(
         keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=ratelimit.version_keys("c1")
     )
     assert 59_000 <= wait <= 60_000
     assert wait - 1000 <= store.check(keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None) <= wait
     assert found == tags(store)
+    assert issued is None
+
+
+HOUR_MS = 3_600_000
+
+
+def count_issuance(store, now_ms, client="c1"):
+    return store.check_and_tags(
+        keys=[],
+        limits=[],
+        window_ms=60_000,
+        now_ms=now_ms,
+        version_keys=ratelimit.version_keys(client),
+        issuance_base=ratelimit.issuance_base(client),
+    )[2]
+
+
+def test_token_issuance_is_counted_per_clock_hour_in_the_same_round_trip(store):
+    start = 1_780_000 * HOUR_MS  # the top of an hour
+    counts = [count_issuance(store, start + 1000 * i) for i in range(3)]
+    assert [issued.count for issued in counts] == [1, 2, 3]
+    assert [issued.reset for issued in counts] == [3600, 3599, 3598]
+    assert count_issuance(store, start + HOUR_MS).count == 1  # a new hour, a new count
+    assert count_issuance(store, start, client="c2").count == 1  # per vendor
+
+
+def test_a_count_that_became_no_token_is_given_back_and_the_counter_vanishes_at_zero(store):
+    start = 1_780_001 * HOUR_MS
+    first = count_issuance(store, start)
+    store.record(keys=[], window_ms=1, now_ms=start, give_back=first.key)
+    assert count_issuance(store, start).count == 1
+    failures = [f"{ratelimit._prefix()}authfail:ip:z"]
+    second = count_issuance(store, start)
+    assert second.count == 2
+    store.record(keys=failures, window_ms=60_000, now_ms=start, give_back=second.key)  # a failure, in one call
+    assert store.check(keys=failures, limits=[1], window_ms=60_000, now_ms=start) > 0
+    assert count_issuance(store, start).count == 2
+    for _ in range(2):
+        store.record(keys=[], window_ms=1, now_ms=start, give_back=second.key)
+    store.record(keys=[], window_ms=1, now_ms=start, give_back=second.key)
+    if store is not ratelimit.LOCAL:  # an unknown client's failures leave no key behind
+        assert not store.client.exists(second.key)
+
+
+def test_a_refresh_counts_only_under_the_limit(store):
+    start = 1_780_002 * HOUR_MS
+    base = ratelimit.issuance_base("c3")
+    results = [store.issue(base=base, limit=2, now_ms=start + i) for i in range(3)]
+    assert [(allowed, issued.count) for allowed, issued in results] == [(True, 1), (True, 2), (False, 2)]
+    assert results[2][1].reset == 3600
+    assert store.issue(base=base, limit=-1, now_ms=start)[0] is True
+
+
+def test_a_tag_names_the_redis_server_that_answered(store):
+    """A restored snapshot or a promoted replica hands back old versions; its run_id keeps their tags from matching
+    what workers cached before (vendors/ratelimit.py)."""
+    if store is ratelimit.LOCAL:
+        pytest.skip("one process: there is no other server")
+    run_id = store.client.info("server")["run_id"]
+    assert tags(store).auth.startswith(f"{run_id}.")
+    assert tags(store).data.startswith(f"{run_id}.")

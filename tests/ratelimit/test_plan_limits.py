@@ -178,14 +178,15 @@ def test_views_without_an_api_family_are_not_limited(free_vendor, as_vendor):
     assert as_vendor(free_vendor).get("/brands").status_code == 200
 
 
-def test_the_auth_and_metadata_endpoints_have_no_plan_headers(api, free_vendor):
+def test_the_token_endpoint_has_only_the_issuance_headers_and_metadata_none(api, free_vendor):
     response = api.post(
         "/auth/token",
         {"client_id": free_vendor.vendor.client_id, "client_secret": free_vendor.client_secret},
         format="json",
     )
     assert response.status_code == 200
-    assert "RateLimit" not in response
+    assert response["RateLimit-Policy"] == '"hour";q=100;w=3600'
+    assert response["RateLimit"].startswith('"hour";r=99;t=')
     assert "RateLimit" not in api.get("/.well-known/oauth-authorization-server")
 
 
