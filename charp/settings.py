@@ -27,8 +27,15 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 
 def _derived_key(purpose: str) -> str:
-    """A key for one purpose derived from SECRET_KEY, used only when the dedicated setting is absent."""
+    """A key for one purpose derived from SECRET_KEY (where a dedicated setting exists, used only in its absence)."""
     return hmac.new(SECRET_KEY.encode(), f"charp:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _non_negative_int(name: str, default: int, minimum: int = 0) -> int:
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be an integer of at least {minimum}.")
+    return value
 
 
 SECRET_KEY = _required_secret("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production-0123456789")
@@ -151,8 +158,15 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
-# Staff sessions last a working day, not Django's two weeks.
+# Staff sessions last a working day at most, not Django's two weeks, counted from the sign-in however active.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# ... and end sooner when left alone: a session unused for this many seconds is signed out (charp/sessions.py).
+STAFF_SESSION_IDLE_SECONDS = _non_negative_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+# The database keeps a keyed hash of each session key, never the key itself: a dump of django_session opens nothing.
+SESSION_ENGINE = "charp.sessions"
+# The key of that hash, for this purpose only. Not a setting of its own: sessions are short-lived, so rotating
+# SECRET_KEY merely signs staff out.
+SESSION_KEY_HASH_KEY = _derived_key("session-key-hash")
 # Load balancers probe the health endpoints over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -237,13 +251,6 @@ REST_FRAMEWORK = {
 
 # --- Rate limits, quotas and usage metering ---------------------------------------------------------------------
 # Counters live in Redis (REDIS_URL), shared by every worker and host; without it they are per process (dev only).
-
-
-def _non_negative_int(name: str, default: int, minimum: int = 0) -> int:
-    value = env.int(name, default=default)
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be an integer of at least {minimum}.")
-    return value
 
 
 # Off switch for incidents; plan limits, quotas and the /auth/* failure throttle all stop when false.
