@@ -266,10 +266,17 @@ AUTH_FAILURES_PER_IP = _non_negative_int("AUTH_FAILURES_PER_IP", 30, minimum=1)
 AUTH_FAILURES_PER_CLIENT = _non_negative_int("AUTH_FAILURES_PER_CLIENT", 10, minimum=1)
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
 TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
-# Staff password guessing at the admin login: failures per username (from any address) and per address within the
-# window; beyond either, the login refuses until the oldest failure ages out (vendors/staff_login.py).
+# Staff password guessing at the admin login: failures per (username, address) and per address within the window;
+# beyond either, the login refuses that address until the oldest failure ages out (vendors/staff_login.py). Never
+# per username alone, which would let anyone lock a staff member out everywhere.
+if "ADMIN_LOGIN_FAILURES_PER_USER" in env:
+    # It counted per username from any address; a deployment still setting it must not believe it still applies.
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURES_PER_USER is gone: set ADMIN_LOGIN_FAILURES_PER_USER_AND_IP (failures per username per "
+        "address) instead (see README.md, 'Configuration')."
+    )
 ADMIN_LOGIN_FAILURE_WINDOW = _non_negative_int("ADMIN_LOGIN_FAILURE_WINDOW", 900, minimum=1)
-ADMIN_LOGIN_FAILURES_PER_USER = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+ADMIN_LOGIN_FAILURES_PER_USER_AND_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER_AND_IP", 5, minimum=1)
 ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 # Each worker keeps access tokens, clients and GET pages it has read, checked on every request against versions in
 # the rate-limit store (vendors/cache.py); these bound how long one copy lives even so. 0 turns a cache off. Off by
