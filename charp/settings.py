@@ -27,8 +27,15 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 
 def _derived_key(purpose: str) -> str:
-    """A key for one purpose derived from SECRET_KEY, used only when the dedicated setting is absent."""
+    """A key for one purpose derived from SECRET_KEY (where a dedicated setting exists, used only in its absence)."""
     return hmac.new(SECRET_KEY.encode(), f"charp:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _non_negative_int(name: str, default: int, minimum: int = 0) -> int:
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be an integer of at least {minimum}.")
+    return value
 
 
 SECRET_KEY = _required_secret("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production-0123456789")
@@ -179,8 +186,15 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
-# Staff sessions last a working day, not Django's two weeks.
+# Staff sessions last a working day at most, not Django's two weeks, counted from the sign-in however active.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# ... and end sooner when left alone: a session unused for this many seconds is signed out (charp/sessions.py).
+STAFF_SESSION_IDLE_SECONDS = _non_negative_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+# The database keeps a keyed hash of each session key, never the key itself: a dump of django_session opens nothing.
+SESSION_ENGINE = "charp.sessions"
+# The key of that hash, for this purpose only. Not a setting of its own: sessions are short-lived, so rotating
+# SECRET_KEY merely signs staff out.
+SESSION_KEY_HASH_KEY = _derived_key("session-key-hash")
 # Load balancers probe the health endpoints over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -267,13 +281,6 @@ REST_FRAMEWORK = {
 # Counters live in Redis (REDIS_URL), shared by every worker and host; without it they are per process (dev only).
 
 
-def _non_negative_int(name: str, default: int, minimum: int = 0) -> int:
-    value = env.int(name, default=default)
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be an integer of at least {minimum}.")
-    return value
-
-
 # Off switch for incidents; plan limits, quotas and the /auth/* failure throttle all stop when false.
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
 RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="charp:rl:")
@@ -287,10 +294,17 @@ AUTH_FAILURES_PER_IP = _non_negative_int("AUTH_FAILURES_PER_IP", 30, minimum=1)
 AUTH_FAILURES_PER_CLIENT = _non_negative_int("AUTH_FAILURES_PER_CLIENT", 10, minimum=1)
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
 TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
-# Staff password guessing at the admin login: failures per username (from any address) and per address within the
-# window; beyond either, the login refuses until the oldest failure ages out (vendors/staff_login.py).
+# Staff password guessing at the admin login: failures per (username, address) and per address within the window;
+# beyond either, the login refuses that address until the oldest failure ages out (vendors/staff_login.py). Never
+# per username alone, which would let anyone lock a staff member out everywhere.
+if "ADMIN_LOGIN_FAILURES_PER_USER" in env:
+    # It counted per username from any address; a deployment still setting it must not believe it still applies.
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURES_PER_USER is gone: set ADMIN_LOGIN_FAILURES_PER_USER_AND_IP (failures per username per "
+        "address) instead (see README.md, 'Configuration')."
+    )
 ADMIN_LOGIN_FAILURE_WINDOW = _non_negative_int("ADMIN_LOGIN_FAILURE_WINDOW", 900, minimum=1)
-ADMIN_LOGIN_FAILURES_PER_USER = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+ADMIN_LOGIN_FAILURES_PER_USER_AND_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER_AND_IP", 5, minimum=1)
 ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 # Each worker keeps access tokens, clients and GET pages it has read, checked on every request against versions in
 # the rate-limit store (vendors/cache.py); these bound how long one copy lives even so. 0 turns a cache off. Off by

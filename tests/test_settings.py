@@ -36,3 +36,10 @@ def test_production_with_a_secret_key_starts():
 
 def test_development_mode_is_explicit():
     assert start(DEBUG="true").stdout.strip() == "True"
+
+
+def test_the_retired_per_username_login_budget_stops_start_up_with_the_name_of_its_replacement():
+    result = start(DEBUG="true", ADMIN_LOGIN_FAILURES_PER_USER="5")
+
+    assert result.returncode != 0
+    assert "ADMIN_LOGIN_FAILURES_PER_USER is gone: set ADMIN_LOGIN_FAILURES_PER_USER_AND_IP" in result.stderr

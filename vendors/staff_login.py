@@ -1,6 +1,10 @@
-"""Password guessing at the staff portal's login: failed sign-ins are counted per username (from any address) and
-per address on the shared counters of vendors/ratelimit.py, and past either limit the login refuses, before
-checking the password, until the oldest failure leaves the window."""
+"""Password guessing at the staff portal's login: failed sign-ins are counted per (username, address) and per address
+on the shared counters of vendors/ratelimit.py, and past either limit the login refuses that address, before
+checking the password, until the oldest failure leaves the window.
+
+Never per username alone: then anyone could keep a staff member out, during an incident say, by sending wrong
+passwords for a known username. Keyed with the address, a flood locks only the address it comes from, and the
+staff member still signs in from their own (DESIGN.md, decision 12)."""
 
 import math
 
@@ -13,23 +17,24 @@ from .throttling import AuthGuard, _digest, client_ip
 
 def staff_login_guard(request, username: str) -> AuthGuard:
     prefix = settings.RATELIMIT_KEY_PREFIX
+    ip = _digest(client_ip(request))
     # Case-folded, so that "Alice" and "alice" share one budget whichever of them the database knows.
     return AuthGuard(
         keys=(
-            f"{prefix}stafflogin:user:{_digest(username.casefold())}",
-            f"{prefix}stafflogin:ip:{_digest(client_ip(request))}",
+            f"{prefix}stafflogin:userip:{_digest(username.casefold())}:{ip}",
+            f"{prefix}stafflogin:ip:{ip}",
         ),
-        limits=(settings.ADMIN_LOGIN_FAILURES_PER_USER, settings.ADMIN_LOGIN_FAILURES_PER_IP),
+        limits=(settings.ADMIN_LOGIN_FAILURES_PER_USER_AND_IP, settings.ADMIN_LOGIN_FAILURES_PER_IP),
         window=settings.ADMIN_LOGIN_FAILURE_WINDOW,
     )
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
-    """The admin's login form, refusing while the username or the address has too many recent failures."""
+    """The admin's login form, refusing an address while it has too many recent failures, for the username or at all."""
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "locked": "Too many failed sign-in attempts for this account or from your address. "
+        "locked": "Too many failed sign-in attempts from your address. "
         "Try again in %(minutes)d minute%(plural)s, or ask another administrator to reset your password.",
     }
 
