@@ -145,7 +145,7 @@ class Gunicorn:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log or Path(tempfile.mkstemp(prefix="charp-gunicorn-", suffix=".log")[1])
         command = [
-            sys.executable, "-m", "gunicorn", "charp.wsgi:application", "-w", str(workers),
+            sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "charp.wsgi:application", "-w", str(workers),
             "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "--log-level", "warning",
             # Other gunicorns run on this machine: never share their default control socket.
             "--no-control-socket",

@@ -361,6 +361,7 @@ LOGGING = {
     "filters": {
         "redact": {"()": "charp.logs.RedactingFilter"},
         "request": {"()": "charp.logs.RequestContextFilter"},
+        "client_errors": {"()": "charp.logs.ClientErrorFilter"},
     },
     "formatters": {
         "json": {"()": "charp.logs.JsonFormatter"},
@@ -382,5 +383,8 @@ LOGGING = {
         # lines go through the same formatter and redaction as everything else.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # One line per request: a 4xx is in the access line already, so django.request's "Unauthorized: /brands"
+        # warnings go; its 5xx errors, with the traceback, stay.
+        "django.request": {"filters": ["client_errors"]},
     },
 }

@@ -4,6 +4,8 @@ import base64
 import io
 import json
 import logging
+import os
+import sys
 
 import pytest
 from django.test import Client
@@ -140,10 +142,8 @@ def test_a_full_flow_logs_no_secret_and_no_token(log_output, caplog, make_vendor
     # A failure names the client ID presented when it has the shape of an issued one (not a secret pasted there).
     assert [entry["client_id"] for entry in failures] == [client_id] * 3 + [None]
     assert all(entry["remote_addr"] == "198.51.100.20" for entry in access if entry["path"] != "/admin/login/")
-    # Django's own "Unauthorized: /auth/token" line goes through the same JSON formatter, with the request's ID.
-    warnings = [entry for entry in entries if entry["logger"] == "django.request"]
-    assert any(entry["message"] == "Unauthorized: /auth/token" and entry["level"] == "WARNING" for entry in warnings)
-    assert all(entry["request_id"] != "-" for entry in warnings)
+    # The access line is the one line of a 4xx: no "Unauthorized: /auth/token" from django.request besides it.
+    assert not [entry for entry in entries if entry["logger"] == "django.request"]
 
 
 @pytest.mark.django_db
@@ -193,3 +193,59 @@ def test_log_lines_redact_a_token_pasted_into_the_path(log_output, client, setti
     assert len(access) == 2
     assert jwt_like not in log_output.getvalue()
     assert access[0]["path"] == f"/brands/{REDACTED}" and access[0]["message"] == f"GET /brands/{REDACTED} 404"
+
+
+@pytest.mark.django_db
+def test_a_4xx_is_logged_once_and_a_5xx_keeps_its_error_and_traceback(log_output, api, client, monkeypatch):
+    """Each client error: the access line alone. A server error: the access line and django.request's error with
+    the traceback, both with the request's ID."""
+    token = {"HTTP_AUTHORIZATION": "Bearer not-a-real-token-0123456789"}
+    assert api.get("/brands", HTTP_X_REQUEST_ID="r-401").status_code == 401
+    assert api.get("/brands", HTTP_X_REQUEST_ID="r-401b", **token).status_code == 401
+    assert api.get("/no-such-page", HTTP_X_REQUEST_ID="r-404").status_code == 404
+    assert api.post("/healthz", HTTP_X_REQUEST_ID="r-405").status_code == 405
+    bad_json = api.post("/auth/token", "{", content_type="application/json", HTTP_X_REQUEST_ID="r-400")
+    assert bad_json.status_code in (400, 401)
+    too_large = api.post("/brands", "x", content_type="application/json", HTTP_X_REQUEST_ID="r-413",
+                         CONTENT_LENGTH=str(10**9))  # fmt: skip
+    assert too_large.status_code == 413
+
+    def broken():
+        raise RuntimeError("health check crashed")
+
+    monkeypatch.setattr("charp.health._database", broken)
+    crashing = Client(raise_request_exception=False)
+    assert crashing.get("/readyz", HTTP_X_REQUEST_ID="r-500").status_code == 500
+
+    entries = lines(log_output)
+    by_request = {}
+    for entry in entries:
+        by_request.setdefault(entry.get("request_id"), []).append(entry)
+    for request_id in ("r-401", "r-401b", "r-404", "r-405", "r-400", "r-413"):
+        assert [entry["logger"] for entry in by_request[request_id]] == ["charp.access"], by_request[request_id]
+        assert by_request[request_id][0]["level"] == "INFO"
+    crash = by_request["r-500"]
+    assert sorted(entry["logger"] for entry in crash) == ["charp.access", "django.request"], crash
+    error = next(entry for entry in crash if entry["logger"] == "django.request")
+    assert error["level"] == "ERROR" and error["message"] == "Internal Server Error: /readyz"
+    assert "RuntimeError: health check crashed" in error["exception"]
+    assert next(entry for entry in crash if entry["logger"] == "charp.access")["status"] == 500
+
+
+def test_other_libraries_records_keep_their_process_thread_and_caller():
+    """charp.logs is imported (settings, middleware): it must not switch off what the logging module collects for
+    every record, which gunicorn's "[%(process)d]" format and any other library's formats print."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("[%(process)d] %(threadName)s %(funcName)s:%(lineno)d %(message)s"))
+    other = logging.getLogger("some.library")
+    other.addHandler(handler)
+    other.propagate = False
+    try:
+        other.warning("Worker exiting")
+        line = sys._getframe().f_lineno - 1
+    finally:
+        other.removeHandler(handler)
+        other.propagate = True
+    function = "test_other_libraries_records_keep_their_process_thread_and_caller"
+    assert stream.getvalue() == f"[{os.getpid()}] MainThread {function}:{line} Worker exiting\n"

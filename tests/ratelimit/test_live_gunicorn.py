@@ -133,7 +133,11 @@ class Server:
         return reply.body["access_token"]
 
     def worker_pids(self) -> set[str]:
-        return set(re.findall(r"^pid=<(\d+)> ", self.log.read_text(), flags=re.MULTILINE))
+        # gunicorn's access lines are JSON (gunicorn.conf.py); the format below puts "pid=<N> " in their message.
+        messages = [
+            json.loads(line)["message"] for line in self.log.read_text().splitlines() if '"gunicorn.access"' in line
+        ]
+        return {match.group(1) for message in messages if (match := re.match(r"pid=<(\d+)> ", message))}
 
 
 @contextmanager
@@ -141,7 +145,9 @@ def gunicorn(env: dict, tmp_path: Path, **extra_env):
     port = free_port()
     log = tmp_path / f"gunicorn-{port}.log"
     command = [
-        sys.executable, "-m", "gunicorn", "charp.wsgi:application", "-w", "3", "-b", f"127.0.0.1:{port}",
+        # The project's production config, then what these tests need instead.
+        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "charp.wsgi:application",
+        "-w", "3", "-b", f"127.0.0.1:{port}",
         "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(s)s %(U)s", "--graceful-timeout", "2",
         # Other gunicorns run on this machine: never share their default control socket.
         "--no-control-socket",
