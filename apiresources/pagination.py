@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
@@ -16,7 +16,9 @@ MAX_ID = 2**63 - 1
 
 
 def encode_cursor(created_at: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{pk}".encode()).decode().rstrip("=")
+    # Always in UTC, so each position has exactly one cursor, the one decode_cursor insists on.
+    stamp = created_at.astimezone(UTC).isoformat()
+    return base64.urlsafe_b64encode(f"{stamp}|{pk}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
@@ -25,9 +27,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, pk = raw.partition("|")
         created_at, pk = datetime.fromisoformat(stamp), int(pk)
-    except (ValueError, binascii.Error, UnicodeError):
+        if created_at.tzinfo is None:
+            raise ValueError("no time zone")
+        # In UTC, as the database compares: an offset PostgreSQL refuses (±16 h and beyond) or a year that leaves
+        # 1-9999 on the way (SQLite's conversion) is refused here, not by the database as a 500.
+        created_at = created_at.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeError):
         created_at = pk = None
-    if created_at is None or created_at.tzinfo is None or not 0 < pk <= MAX_ID:
+    # Python's parsers accept more than encode_cursor ever writes (" 1", "+1", "1_0", other digits, over-padding,
+    # NUL after the offset, characters b64decode skips): only the exact string of a position is ours.
+    if created_at is None or not 0 < pk <= MAX_ID or encode_cursor(created_at, pk) != cursor:
         raise ValidationError({"cursor": "This cursor is malformed. Follow the 'next' link exactly as returned."})
     return created_at, pk
 

@@ -1,6 +1,11 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "charp.settings")
-application = get_asgi_application()
+django.setup(set_prefix=False)
+
+# Django's get_asgi_application(), with the request class of charp/handlers.py.
+from charp.handlers import AsyncHandler  # noqa: E402
+
+application = AsyncHandler()

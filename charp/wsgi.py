@@ -1,6 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "charp.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+# Django's get_wsgi_application(), with the request class of charp/handlers.py.
+from charp.handlers import Handler  # noqa: E402
+
+application = Handler()

@@ -106,3 +106,85 @@ def test_a_cursor_never_reaches_another_vendors_items(client, vendor, make_vendo
     mine = make_brands(vendor, 3)
     ids, _ = collect(client, "/brands?limit=1")
     assert ids == [brand.pk for brand in reversed(mine)]
+
+
+def b64(raw: bytes) -> str:
+    """A cursor encoded the way the API encodes its own: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+STAMP = b"2026-01-01T00:00:00+00:00"
+# Cursors a client could forge by editing a real one; each used to be a 500 or a silently accepted near-miss.
+TAMPERED_CURSORS = {
+    # UTC offsets Python accepts but PostgreSQL's timestamptz does not (its range is under ±16 hours).
+    "offset-plus-16h": b64(b"2026-01-01T00:00:00+16:00|1"),
+    "offset-minus-16h": b64(b"2026-01-01T00:00:00-16:00|1"),
+    "offset-plus-23h59": b64(b"2026-01-01T00:00:00+23:59|1"),
+    "offset-with-seconds": b64(b"2026-01-01T00:00:00+05:30:15.5|1"),
+    # Instants whose UTC form falls outside datetime's years 1-9999.
+    "before-year-1-in-utc": b64(b"0001-01-01T00:00:00+01:00|1"),
+    "after-year-9999-in-utc": b64(b"9999-12-31T23:59:59-01:00|1"),
+    "year-0": b64(b"0000-01-01T00:00:00+00:00|1"),
+    "year-10000": b64(b"10000-01-01T00:00:00+00:00|1"),
+    "not-a-time-of-day": b64(b"2026-01-01T24:00:00+00:00|1"),
+    "nan-stamp": b64(b"NaN|1"),
+    "nan-everything": b64(b"nan|nan"),
+    "inf-id": b64(STAMP + b"|inf"),
+    "no-id": b64(STAMP + b"|"),
+    "no-separator": b64(STAMP),
+    "two-separators": b64(STAMP + b"|1|2"),
+    "zero-id": b64(STAMP + b"|0"),
+    "negative-id": b64(STAMP + b"|-1"),
+    "id-past-64-bits": b64(STAMP + b"|9223372036854775808"),
+    "id-past-int-digit-limit": b64(STAMP + b"|" + b"9" * 5000),
+    "fractional-id": b64(STAMP + b"|1.5"),
+    "exponent-id": b64(STAMP + b"|1e3"),
+    "signed-id": b64(STAMP + b"|+1"),
+    "spaced-id": b64(STAMP + b"| 1 "),
+    "underscored-id": b64(STAMP + b"|1_000"),
+    "arabic-indic-id": b64(STAMP + "|١".encode()),
+    "non-utf8": b64(b"\xff\xfe|1"),
+    "non-utf8-in-stamp": b64(b"2026-01-01T00:00:00\xc3+00:00|1"),
+    "nul-in-stamp": b64(b"2026-01-01T00:00:00+00:00\x00|1"),
+    "nul-in-id": b64(STAMP + b"|1\x00"),
+    "raw-nul": "\x00",
+    "padded": base64.urlsafe_b64encode(STAMP + b"|1").decode() + "===",
+    "bad-padding": "QQ=Q",
+    "one-char-too-many": "A" * 4001,
+    "standard-alphabet": base64.b64encode(b"2026-01-01T00:00:00+00:00|1>>?").decode(),
+    "non-ascii": "é" + b64(STAMP + b"|1"),
+}
+
+
+@pytest.fixture
+def enterprise_client(as_vendor, enterprise_vendor):
+    """Both lists are reachable on Enterprise; a brand and a campaign make the cursor's query run against rows."""
+    from apiresources.models import Campaign
+
+    brand = Brand.objects.create(vendor=enterprise_vendor.vendor, name="Acme")
+    Campaign.objects.create(vendor=enterprise_vendor.vendor, brand=brand, name="Launch")
+    return as_vendor(enterprise_vendor)
+
+
+@pytest.mark.parametrize("cursor", TAMPERED_CURSORS.values(), ids=TAMPERED_CURSORS.keys())
+@pytest.mark.parametrize("path", ["/brands", "/campaigns"])
+def test_a_tampered_cursor_is_a_400_that_says_to_follow_the_next_link(enterprise_client, path, cursor):
+    response = enterprise_client.get(path, {"cursor": cursor})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "validation_error" and body["error_description"]
+    assert set(body) == {"error", "error_description", "fields"}
+    assert "'next' link" in body["fields"]["cursor"]
+
+
+@pytest.mark.parametrize("path", ["/brands", "/campaigns"])
+def test_a_cursor_exactly_as_returned_still_pages(enterprise_client, enterprise_vendor, path):
+    from apiresources.models import Campaign
+
+    brand = Brand.objects.get(vendor=enterprise_vendor.vendor)
+    Campaign.objects.create(vendor=enterprise_vendor.vendor, brand=brand, name="Second")
+    Brand.objects.create(vendor=enterprise_vendor.vendor, name="Second")
+    first = enterprise_client.get(path, {"limit": 1}).json()
+    second = enterprise_client.get(first["next"])
+    assert second.status_code == 200 and len(second.json()["results"]) == 1
+    assert second.json()["results"][0]["id"] != first["results"][0]["id"]

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.test import Client, RequestFactory
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import get_token
@@ -194,3 +194,113 @@ def test_bodies_that_used_to_crash_the_parser_are_invalid_requests(client, path,
     response = client.post(path, body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+# --- HTTP Basic client authentication (RFC 6749 §2.3.1) ---------------------------------------------------------
+# A part of the credentials: any text (NUL, colons, percent-encoding, broken percent-encoding, lone surrogates that
+# become bytes that are not UTF-8), raw bytes, or the real value as it is or form-encoded.
+CREDENTIAL_PARTS = st.one_of(
+    st.sampled_from(
+        [b"", b"\x00", b"a\x00b", b"%00", b"a%00", b"a:b", b"%3A", b"%zz", b"\xff\xfe", b"caf\xc3\xa9", b"+"]
+    ),
+    st.text(max_size=20).map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=20),
+    st.lists(
+        st.sampled_from(["a", ":", "\x00", "%00", "%3A", "%zz", "%", "+", "%FF", "é", "\xff", " "]), max_size=6
+    ).map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
+)
+# Mostly the scheme as RFC 7617 spells it, so that the credentials behind it are what gets exercised.
+SCHEMES = st.one_of(
+    st.just("Basic"),
+    st.sampled_from(["basic", "BASIC", "bAsIc", "Basic ", "Basic\t", "Basicx", "Basi"]),
+    st.text("BASICbasic", min_size=1, max_size=6),
+)
+
+
+def base64_forms(raw: bytes) -> st.SearchStrategy:
+    """Standard base64 as RFC 7617 says, or nearly: URL-safe alphabet, padding missing or doubled, whitespace."""
+    standard = base64.b64encode(raw).decode()
+    return st.sampled_from(
+        [
+            standard,
+            standard,
+            standard,
+            base64.urlsafe_b64encode(raw).decode(),
+            standard.rstrip("="),
+            standard + "==",
+            f" {standard} ",
+        ]
+        + [standard[:1] + "\n" + standard[1:]]
+    )
+
+
+@st.composite
+def basic_headers(draw, real_id: str, real_secret: str):
+    """An Authorization header and whether it carries the real credentials (then always in a standard form)."""
+    if draw(st.integers(0, 4)) == 0:
+        # The real client's header, its secret as it is or form-encoded: the success path is checked too.
+        secret = draw(st.sampled_from([real_secret.encode(), quote_plus_bytes(real_secret)]))
+        return "Basic " + base64.b64encode(real_id.encode() + b":" + secret).decode(), True
+    real_id_part = draw(st.booleans())
+    real_secret_part = draw(st.booleans())
+    near = [real_id.encode() + b"\x00", b"\x00" + real_id.encode(), real_id.encode() + b"%00", real_id.upper().encode()]
+    client_id = real_id.encode() if real_id_part else draw(st.sampled_from(near) | CREDENTIAL_PARTS)
+    secret = quote_plus_bytes(real_secret) if real_secret_part and draw(st.booleans()) else real_secret.encode()
+    if not real_secret_part:
+        secret = draw(CREDENTIAL_PARTS)
+    raw = draw(st.sampled_from([client_id + b":" + secret] * 4 + [client_id, client_id + b"::" + secret, secret]))
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.text(st.characters(codec="latin-1"), max_size=40).map("Basic {}".format)), False
+    scheme = draw(SCHEMES)
+    encoded = draw(base64_forms(raw))
+    genuine = real_id_part and real_secret_part and raw == client_id + b":" + secret
+    return f"{scheme} {encoded}", genuine and scheme == "Basic" and encoded == base64.b64encode(raw).decode()
+
+
+def quote_plus_bytes(text: str) -> bytes:
+    return quote(text, safe="").replace("%20", "+").encode()
+
+
+BASIC_BODIES = {
+    "/auth/token": "grant_type=client_credentials",
+    "/auth/refresh": "refresh_token=not-a-refresh-token",
+    "/auth/revoke": "token=not-a-token",
+}
+# With the real credentials (RFC 6749): a token, a refresh token that is not one, a revocation of an unknown token.
+GENUINE_ANSWERS = {"/auth/token": (200, None), "/auth/refresh": (400, "invalid_grant"), "/auth/revoke": (200, None)}
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_any_basic_authorization_header_is_a_success_or_an_rfc6749_client_error(path, secrets):
+    """Credentials that are not the client's are 401 invalid_client (or 400 invalid_request), never a 5xx."""
+    client = Client(raise_request_exception=False)
+    sent = [secrets["client_secret"], secrets["access_token"], secrets["refresh_token"]]
+
+    def encoded(raw: bytes) -> tuple[str, bool]:
+        return "Basic " + base64.b64encode(raw).decode(), False
+
+    real = f"{secrets['client_id']}:{secrets['client_secret']}".encode()
+
+    # Always tried, whatever the generator draws: NUL in the client ID, raw or percent-encoded.
+    @example(header=encoded(b"\x00:x"))
+    @example(header=encoded(b"%00:x"))
+    @example(header=encoded(real.replace(b":", b"\x00:", 1)))
+    @example(header=encoded(b"a:b:c"))
+    @example(header=encoded(b"\xff:\xfe"))
+    @settings(PROPERTY_SETTINGS, max_examples=100)
+    @given(header=basic_headers(secrets["client_id"], secrets["client_secret"]))
+    def check(header):
+        auth, genuine = header
+        response = client.post(
+            path, BASIC_BODIES[path], content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=auth
+        )
+        body = assert_json_answer(response, sent)
+        if genuine:
+            status, error = GENUINE_ANSWERS[path]
+            assert (response.status_code, body.get("error")) == (status, error), body
+        elif auth.split(" ", 1)[0].lower() == "basic":
+            assert (response.status_code, body["error"]) in {(401, "invalid_client"), (400, "invalid_request")}, body
+            if response.status_code == 401:
+                assert response["WWW-Authenticate"].startswith("Basic "), response["WWW-Authenticate"]
+
+    check()
