@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import os
 from pathlib import Path
 
 import environ
@@ -130,7 +131,7 @@ def _keys(name: str, *, many: bool) -> list[str] | None:
 
     Set but blank, a blank entry, or (outside DEBUG) an entry shorter than MIN_KEY_BYTES stops start-up: a stray
     space or comma must not silently change a key, which would invalidate every secret or token it protects."""
-    raw = env.str(name, default=None)
+    raw = os.environ.get(name)  # not env.str(), which takes an empty value for an unset one
     if raw is None:
         return None
     entries = [entry.strip() for entry in raw.split(",")] if many else [raw.strip()]

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,3 +45,57 @@ def test_the_retired_per_username_login_budget_stops_start_up_with_the_name_of_i
 
     assert result.returncode != 0
     assert "ADMIN_LOGIN_FAILURES_PER_USER is gone: set ADMIN_LOGIN_FAILURES_PER_USER_AND_IP" in result.stderr
+
+
+def print_keys(**env) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.JWT_SIGNING_KEYS, settings.CLIENT_SECRET_PEPPER, "
+        "settings.KEYS_DERIVED_FROM_SECRET_KEY]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "charp.settings", "SECRET_KEY": "s" * 50, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+KEY_A, KEY_B, PEPPER = "a" * 32, "b" * 40, "p" * 32
+
+
+def test_key_entries_are_trimmed():
+    result = print_keys(JWT_SIGNING_KEYS=f" {KEY_A} , {KEY_B} ", CLIENT_SECRET_PEPPER=f"  {PEPPER}\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f'[["{KEY_A}", "{KEY_B}"], "{PEPPER}", []]'
+
+
+def test_unset_keys_are_derived_from_secret_key_and_reported():
+    result = print_keys()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('["CLIENT_SECRET_PEPPER", "JWT_SIGNING_KEYS"]]')
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("JWT_SIGNING_KEYS", ""),
+        ("JWT_SIGNING_KEYS", f"{KEY_A},"),
+        ("JWT_SIGNING_KEYS", f"{KEY_A}, ,{KEY_B}"),
+        ("CLIENT_SECRET_PEPPER", "   "),
+    ],
+)
+def test_a_blank_key_entry_stops_start_up_naming_the_setting(name, value):
+    result = print_keys(**{name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} has a blank" in result.stderr
+
+
+@pytest.mark.parametrize("name, value", [("JWT_SIGNING_KEYS", f"{KEY_A},short"), ("CLIENT_SECRET_PEPPER", "short")])
+def test_outside_debug_a_short_key_stops_start_up_naming_the_setting(name, value):
+    result = print_keys(**{name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name}: every key must be at least 32 bytes" in result.stderr
+    assert print_keys(DEBUG="true", **{name: value}).returncode == 0  # development keys may be anything

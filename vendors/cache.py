@@ -18,11 +18,13 @@ Writes made outside model save()/delete() (QuerySet.update(), bulk_create(), raw
 """
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import transaction
@@ -36,11 +38,13 @@ logger = logging.getLogger(__name__)
 
 
 class LRU:
-    """A thread-safe, size-bounded map whose entries carry a tag and expire `seconds` after they were stored."""
+    """A thread-safe, size-bounded map whose entries carry a tag and expire `seconds` after they were stored; with a
+    `gate`, entries are neither served nor stored while it returns False."""
 
-    def __init__(self, seconds_setting: str, max_cost: int):
+    def __init__(self, seconds_setting: str, max_cost: int, gate: Callable[[], bool] | None = None):
         self.seconds_setting = seconds_setting
         self.max_cost = max_cost
+        self.gate = gate
         self._entries: OrderedDict[Hashable, tuple[str, object, float, int]] = OrderedDict()
         self._cost = 0
         self._lock = threading.Lock()
@@ -51,6 +55,8 @@ class LRU:
 
     def get(self, key: Hashable) -> tuple[str, object] | None:
         """(tag, value) of a live entry, or None."""
+        if self.gate is not None and not self.gate():
+            return None
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -62,7 +68,7 @@ class LRU:
             return entry[0], entry[1]
 
     def put(self, key: Hashable, tag: str, value: object, cost: int = 1) -> None:
-        if self.seconds <= 0 or cost > self.max_cost:
+        if self.seconds <= 0 or cost > self.max_cost or (self.gate is not None and not self.gate()):
             return
         with self._lock:
             self._drop(key)
@@ -89,10 +95,85 @@ class LRU:
             self._cost -= entry[3]
 
 
+class Announcements:
+    """This worker's subscription to the announcements that end cached tokens and clients (see `_send`).
+
+    Versions alone cannot survive a rollback that keeps the server: Redis values restored in place (RESTORE, or a
+    replica promoted behind a proxy that keeps connections) match the tags cached before the revocation again. An
+    announcement is acted on when it is published, so what it ended is no longer in any listening worker when the
+    versions go back. Tokens and clients are cached only while this worker is subscribed; a lost subscription empties
+    them until it is back. Without Redis (one process) there is nobody to tell.
+    """
+
+    def __init__(self):
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self.listening = False
+
+    def channel(self) -> str:
+        return f"{settings.RATELIMIT_KEY_PREFIX}ended"
+
+    def __call__(self) -> bool:
+        """Whether this worker may trust its cached tokens and clients now (it hears every announcement)."""
+        if self._pid != os.getpid():
+            self._start()
+        return self.listening
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid, self.listening = os.getpid(), False
+            if ratelimit.backend() is ratelimit.LOCAL:
+                self.listening = True
+                return
+            # Subscribed before the first cached read of this process, then heard in a daemon thread.
+            subscription = self._subscribe()
+            threading.Thread(target=self._listen, args=(subscription,), daemon=True, name="cache-announcements").start()
+
+    def _subscribe(self):
+        from django_redis import get_redis_connection
+
+        try:
+            subscription = get_redis_connection("default").pubsub(ignore_subscribe_messages=True)
+            subscription.subscribe(self.channel())
+        except (redis.RedisError, OSError):
+            return None
+        clear()  # anything cached before now may have missed an announcement
+        self.listening = True
+        return subscription
+
+    def _listen(self, subscription) -> None:
+        while True:
+            if subscription is None:
+                time.sleep(1)
+                subscription = self._subscribe()
+                continue
+            try:
+                message = subscription.get_message(timeout=1.0)
+            except (redis.RedisError, OSError):
+                self.listening = False
+                clear()
+                subscription = None
+                continue
+            if message is not None:
+                _heard(message["data"])
+
+
+def _heard(data: bytes) -> None:
+    kind, _, value = data.decode().partition(":")
+    if kind == "token":
+        tokens.discard(value)
+    else:  # a vendor's client or every plan changed: rare enough to drop everything
+        tokens.clear()
+        clients.clear()
+
+
+announcements = Announcements()
 # Access tokens by checksum, with application, vendor, plan and service user attached; cost 1 each.
-tokens = LRU("AUTH_CACHE_SECONDS", max_cost=10_000)
+tokens = LRU("AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
 # OAuth clients (with vendor, plan and service user) by client ID, None for an unknown one; cost 1 each.
-clients = LRU("AUTH_CACHE_SECONDS", max_cost=10_000)
+clients = LRU("AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
 # Rendered GET responses by (client ID, absolute URL, media type); cost is the body's size in bytes.
 reads = LRU("READ_CACHE_SECONDS", max_cost=8 * 1024 * 1024)
 
@@ -151,11 +232,15 @@ def _client_id(kind: str, pk: int | None) -> str | None:
     return found
 
 
-def invalidate(client_id: str | object, *, auth: bool = False, data: bool = False) -> None:
-    """Bump a vendor's versions (or, with GLOBAL, every vendor's auth version) once the transaction commits."""
+def invalidate(client_id: str | object, *, auth: bool = False, data: bool = False, token: str | None = None) -> None:
+    """Bump a vendor's versions (or, with GLOBAL, every vendor's auth version) once the transaction commits; an auth
+    change is also announced to every worker, as the one token (checksum) it concerns when `token` is given."""
     bumps = getattr(_pending, "bumps", None)
     if bumps is None:
         bumps = _pending.bumps = set()
+        _pending.announce = set()
+    if auth:
+        _pending.announce.add(f"token:{token}" if token else "client:")
     key = ratelimit.version_keys("")[1] if client_id is GLOBAL else ratelimit.version_keys(client_id)[0]
     if auth:
         bumps.add((key, "a"))
@@ -175,13 +260,19 @@ def _send() -> None:
     bumps = getattr(_pending, "bumps", None)
     if not bumps:
         return
-    _pending.bumps = set()
+    announce = _pending.announce
+    _pending.bumps, _pending.announce = set(), set()
+    if "client:" in announce:
+        announce = {"client:"}  # drops everything, so the single tokens need no word of their own
     _, every, era = ratelimit.version_keys("")
     if (every, "a") in bumps:
         tokens.clear()  # this process's own copies go at once, whatever the store says
         clients.clear()
     keys, fields = zip(*sorted(bumps), strict=True)
-    if not ratelimit.call("bump", keys=[*keys, era], fields=list(fields)):
+    sent = ratelimit.call(
+        "bump", keys=[*keys, era], fields=list(fields), channel=announcements.channel(), messages=sorted(announce)
+    )
+    if not sent:
         clear()
         logger.error(
             "Cache versions could not be bumped (the rate-limit store is unreachable): other workers may serve "
@@ -204,7 +295,7 @@ def _token_changed(sender, instance, created=False, **kwargs):
         return  # a new token is in no cache yet; an expired one is refused from the cache too (cleartokens)
     client_id = _client_id("application", instance.application_id)
     if client_id is not None:
-        invalidate(client_id, auth=True)
+        invalidate(client_id, auth=True, token=instance.token_checksum)
 
 
 def _plan_changed(sender, instance, **kwargs):

@@ -114,7 +114,8 @@ return {{auth_tag, data_tag}}
 """
 
 # Give each KEYS[i] (a vendor's or the global hash) a new value in field ARGV[i + 1]. The era hash (name and
-# counter) is last in KEYS; ARGV[1] is a fresh era.
+# counter) is last in KEYS; ARGV[1] is a fresh era. Then publish each of ARGV[#KEYS + 2 ..] on channel
+# ARGV[#KEYS + 1] (vendors/cache.py, `Announcements`), in the same round trip.
 BUMP_SCRIPT = """
 local era = KEYS[#KEYS]
 if not redis.call('HGET', era, 'name') then
@@ -122,6 +123,9 @@ if not redis.call('HGET', era, 'name') then
 end
 for i = 1, #KEYS - 1 do
   redis.call('HSET', KEYS[i], ARGV[i + 1], redis.call('HINCRBY', era, 'n', 1))
+end
+for i = #KEYS + 2, #ARGV do
+  redis.call('PUBLISH', ARGV[#KEYS + 1], ARGV[i])
 end
 return #KEYS - 1
 """
@@ -326,7 +330,8 @@ class LocalBackend:
         with self._lock:
             return self._tags(version_keys)
 
-    def bump(self, *, keys, fields) -> bool:
+    def bump(self, *, keys, fields, channel="", messages=()) -> bool:
+        # One process: its own caches were told directly (vendors/cache.py), there is nobody else to announce to.
         with self._lock:
             *hashes, era_key = keys
             era = self._versions.setdefault(era_key, {})
@@ -518,8 +523,8 @@ class RedisBackend:
         auth, data = self._tags(keys=version_keys, args=[_era()], client=self.client)
         return Tags(auth.decode(), data.decode())
 
-    def bump(self, *, keys, fields) -> bool:
-        self._bump(keys=keys, args=[_era(), *fields], client=self.client)
+    def bump(self, *, keys, fields, channel="", messages=()) -> bool:
+        self._bump(keys=keys, args=[_era(), *fields, channel, *messages], client=self.client)
         return True
 
     def check(self, *, keys, limits, window_ms, now_ms) -> int:

@@ -254,7 +254,8 @@ def basic_headers(draw, real_id: str, real_secret: str):
     scheme = draw(SCHEMES)
     encoded = draw(base64_forms(raw))
     genuine = real_id_part and real_secret_part and raw == client_id + b":" + secret
-    return f"{scheme} {encoded}", genuine and scheme == "Basic" and encoded == base64.b64encode(raw).decode()
+    # The scheme is case-insensitive (RFC 9110 §11.1): "basic" with the real credentials authenticates.
+    return f"{scheme} {encoded}", genuine and scheme.lower() == "basic" and encoded == base64.b64encode(raw).decode()
 
 
 def quote_plus_bytes(text: str) -> bytes:
