@@ -147,7 +147,7 @@ class Validator(OAuth2Validator):
                 )
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        if request.grant_type != "client_credentials" or not writes.one_statement() or "scope" not in token:
+        if request.grant_type != "client_credentials" or not writes.direct_insert() or "scope" not in token:
             return super().save_bearer_token(token, request, *args, **kwargs)
         # The rows DOT's _save_bearer_token writes for this grant, sent as one statement (vendors/writes.py).
         self._check_and_set_request_resource(request)

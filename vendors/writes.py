@@ -4,7 +4,9 @@ Django would spend four round trips on them (BEGIN, two INSERTs, COMMIT) and wai
 On PostgreSQL this sends one string: both INSERTs chained by a CTE, run as one implicit transaction that does not
 wait for the flush (`synchronous_commit off`, for this transaction only). If PostgreSQL crashes, the tokens issued in
 its last fraction of a second may be lost, never half-written: their clients get a 401 and simply authenticate
-again, which is why only these rows are written this way.
+again, which is why only these rows are written this way. On SQLite (the embedded default) the same rows are two
+INSERT ... SELECT statements in one transaction, as many as django-oauth-toolkit's, so that the check below costs no
+query there either.
 
 Every token write, this one and django-oauth-toolkit's own, happens under a share lock of the vendor's row and only
 while that row still says what the request authenticated against (active, the same `token_generation`): the order
@@ -13,16 +15,16 @@ that makes revocation final (vendors/services.py, `_end_every_token`).
 
 import functools
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from .models import Vendor
 
 
-def one_statement() -> bool:
-    """Whether the database can run insert_token_pair (data-modifying CTEs): PostgreSQL."""
-    return connection.vendor == "postgresql"
+def direct_insert() -> bool:
+    """Whether insert_token_pair can write the rows on this database: PostgreSQL and SQLite."""
+    return connection.vendor in ("postgresql", "sqlite")
 
 
 @functools.cache
@@ -83,22 +85,47 @@ def _values(instance: Model, fields: tuple, db) -> list:
     return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
 
 
+@functools.cache
+def _sqlite_statements() -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
+
+    def columns(fields):
+        return ", ".join(quote(f.column) for f in fields)
+
+    # Names come from the models and every value is a bound parameter: nothing here is user input.
+    return (
+        f"INSERT INTO {quote(AccessToken._meta.db_table)} ({columns(access)}) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(access))} WHERE EXISTS ({_issuance_check()}) RETURNING id",
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({columns(refresh)}, access_token_id) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * (len(refresh) + 1))}) RETURNING id",
+    )
+
+
 def insert_token_pair(access: AccessToken, refresh: RefreshToken, vendor: Vendor) -> bool:
     """INSERT both rows if `vendor` may still be issued tokens (see `issuance_lock`); on True they are saved
     instances with their ids, as after save(); on False nothing was written."""
     db = connections[DEFAULT_DB_ALIAS]
-    params = [
-        *_issuance_params(vendor),
-        *_values(access, _fields(AccessToken), db),
-        *_values(refresh, _fields(RefreshToken, "access_token_id"), db),
-    ]
-    with db.cursor() as cursor:
-        cursor.execute(_statement(), params)
-        cursor.cursor.nextset()  # past the SET
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    refresh.pk, access.pk = row
+    access_values = _values(access, _fields(AccessToken), db)
+    refresh_values = _values(refresh, _fields(RefreshToken, "access_token_id"), db)
+    if db.vendor == "sqlite":
+        access_sql, refresh_sql = _sqlite_statements()
+        with transaction.atomic(), db.cursor() as cursor:
+            cursor.execute(access_sql, [*access_values, *_issuance_params(vendor)])
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            access.pk = row[0]
+            cursor.execute(refresh_sql, [*refresh_values, access.pk])
+            refresh.pk = cursor.fetchone()[0]
+    else:
+        with db.cursor() as cursor:
+            cursor.execute(_statement(), [*_issuance_params(vendor), *access_values, *refresh_values])
+            cursor.cursor.nextset()  # past the SET
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        refresh.pk, access.pk = row
     refresh.access_token = access
     for instance in (access, refresh):
         instance._state.adding = False

@@ -30,7 +30,7 @@ def rows(tokens: dict) -> tuple[AccessToken, RefreshToken]:
 
 def test_the_one_statement_rows_match_what_dot_writes(client, standard_vendor, monkeypatch):
     fast = rows(issue(client, standard_vendor))
-    monkeypatch.setattr(writes, "one_statement", lambda: False)
+    monkeypatch.setattr(writes, "direct_insert", lambda: False)
     stock = rows(issue(client, standard_vendor))
     for ours, theirs in zip(fast, stock, strict=True):
         assert {k: v for k, v in model_to_dict(ours).items() if k not in RANDOM} == {
