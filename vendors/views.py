@@ -133,6 +133,7 @@ class OAuthView(View):
     http_method_names = ["post", "options"]
     validator_class: type = Validator
     default_grant_type: str | None = None
+    issues_tokens = True  # whether a client-credentials request here counts against the hourly issuance
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = oauth_error("invalid_request", f"Use POST for {request.path}.", status=405)
@@ -153,7 +154,9 @@ class OAuthView(View):
         # One round trip before any database work: the failure budget of this address (and client ID), the presented
         # client's cache tags and, for a client-credentials grant, one more token counted against its hourly limit.
         guard = auth_guard(request, presented.client_id)
-        counts_issuance = params.get("grant_type") == "client_credentials" and bool(presented.client_id)
+        counts_issuance = (
+            self.issues_tokens and params.get("grant_type") == "client_credentials" and bool(presented.client_id)
+        )
         check = guard.check(presented.client_id, count_issuance=counts_issuance)
         with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
             response = self.respond(request, params)
@@ -209,6 +212,8 @@ class RefreshView(OAuthView):
 
 class RevokeView(OAuthView):
     """POST /auth/revoke: RFC 7009 revocation; 200 for unknown tokens too."""
+
+    issues_tokens = False
 
     def respond(self, request, params):
         _uri, headers, body, status = _core(self.validator_class).create_revocation_response(request)

@@ -124,3 +124,16 @@ def test_a_resource_other_than_this_platform_is_invalid_target(api, free_vendor,
     )
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_target"
     assert refresh_request(api, first["refresh_token"]).status_code == 200  # the refused refresh spent nothing
+
+
+def test_revocations_are_not_counted(api, free_vendor):
+    set_plan_limits("free", tokens_per_hour=1)
+    body = {
+        "client_id": free_vendor.vendor.client_id,
+        "client_secret": free_vendor.client_secret,
+        "grant_type": "client_credentials",
+        "token": "not-a-token",
+    }
+    for _ in range(3):
+        assert api.post("/auth/revoke", json.dumps(body), content_type="application/json").status_code == 200
+    assert token_request(api, free_vendor).status_code == 200
