@@ -24,6 +24,7 @@ run: $(VENV)/.installed
 ## test: the whole suite; SQLite by default, PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -58,7 +58,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108
 
 # gunicorn's error log (and access log, when enabled) as JSON lines through the app's redaction, to the same streams
 # and files the flags choose (charp/gunicorn_logging.py).
-logger_class = "charp.gunicorn_logging.JsonLogger"
+logger_class = "charp.http.gunicorn_logging.JsonLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's access log stays off (no accesslog): the app writes one access line per request (charp.access), and
 # gunicorn's would be a second line and extra work on every request. With --access-logfile: path without the

@@ -6,8 +6,8 @@ class ApiresourcesConfig(AppConfig):
     verbose_name = "API resources"
 
     def ready(self):
-        from vendors import cache
+        from vendors.caching import versions
 
         from .models import Brand, Campaign
 
-        cache.connect_resources(Brand, Campaign)
+        versions.connect_resources(Brand, Campaign)

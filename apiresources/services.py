@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 
-from charp.errors import Conflict
+from charp.http.errors import Conflict
 from vendors.models import Vendor
 
 from .models import Brand, Campaign

@@ -3,12 +3,10 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from vendors import cache
-from vendors.permissions import PlanAllowsAPI
+from vendors.access.gate import AdmittedView
+from vendors.caching import copies
 
 from . import selectors, services
 from .models import Brand, Campaign
@@ -21,15 +19,14 @@ from .tools import TOOLS, ToolInputError
 ID_PATTERN = r"[0-9]{1,18}"
 
 
-def cached_read(request, render, *args, **kwargs):
-    """Serve a GET from this worker's copy if the vendor's data tag, fetched by this request's rate-limit check, is
-    the one it was stored under (vendors/cache.py); otherwise render it and keep the bytes under that tag."""
-    decision = getattr(request._request, "charp_ratelimit", None)
-    if decision is None or decision.outcome is None or settings.READ_CACHE_SECONDS <= 0:
+def cached_read(view, render, *args, **kwargs):
+    """Serve a GET from this worker's copy if the vendor's data tag, fetched by the gate's round trip, is the one it
+    was stored under (vendors/caching/versions.py); otherwise render it and keep the bytes under that tag."""
+    request, tag = view.request, view.admission.data_tag
+    if tag is None or settings.READ_CACHE_SECONDS <= 0:
         return render(request, *args, **kwargs)
-    tag = decision.outcome.tags.data
     key = (request.auth.application.client_id, request.build_absolute_uri(), request.accepted_media_type)
-    cached = cache.reads.get(key)
+    cached = copies.pages.get(key)
     if cached is not None and cached[0] == tag:
         content_type, body = cached[1]
         return HttpResponse(body, content_type=content_type)
@@ -37,30 +34,27 @@ def cached_read(request, render, *args, **kwargs):
     if response.status_code == 200:
 
         def keep(rendered):
-            cache.reads.put(key, tag, (rendered["Content-Type"], rendered.content), cost=len(rendered.content))
+            copies.pages.put(key, tag, (rendered["Content-Type"], rendered.content), cost=len(rendered.content))
 
         response.add_post_render_callback(keep)
     return response
 
 
-class VendorScopedViewSet(viewsets.ModelViewSet):
+class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
     """Every query is scoped to the calling vendor: another vendor's object is a 404."""
 
-    permission_classes = [IsAuthenticated, PlanAllowsAPI]
-    # No OPTIONS self-description: /docs is the reference, and DRF's would expose internal docstrings.
-    metadata_class = None
     pagination_class = KeysetPagination
     lookup_value_regex = ID_PATTERN
 
     @property
     def vendor(self):
-        return self.request.auth.application.vendor
+        return self.admission.vendor
 
     def list(self, request, *args, **kwargs):
-        return cached_read(request, super().list, *args, **kwargs)
+        return cached_read(self, super().list, *args, **kwargs)
 
     def retrieve(self, request, *args, **kwargs):
-        return cached_read(request, super().retrieve, *args, **kwargs)
+        return cached_read(self, super().retrieve, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
@@ -151,10 +145,8 @@ class CampaignViewSet(VendorScopedViewSet):
         services.campaign_delete(campaign=instance)
 
 
-class ToolsAPIView(APIView):
+class ToolsAPIView(AdmittedView):
     api_family = "tools"
-    permission_classes = [IsAuthenticated, PlanAllowsAPI]
-    metadata_class = None
 
 
 class ToolListView(ToolsAPIView):

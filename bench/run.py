@@ -89,14 +89,14 @@ django.setup()
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from vendors import cache
+from vendors.caching import copies
 client_id, secret = json.loads(sys.argv[1])
 c = Client()
 body = json.dumps({"client_id": client_id, "client_secret": secret})
 def count(method, path, cold=False, **kw):
     getattr(c, method)(path, **kw)  # warm
     if cold:
-        cache.clear()
+        copies.clear()
     with CaptureQueriesContext(connection) as ctx:
         response = getattr(c, method)(path, **kw)
     assert response.status_code < 300, (path, response.status_code, response.content[:300])

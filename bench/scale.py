@@ -123,7 +123,7 @@ def in_process(creds: list, n_issue: int, n_lookup: int) -> dict:
     from django.db import connection
     from django.test import Client
 
-    from vendors.tokens import token_checksum
+    from vendors.oauth.tokens import token_checksum
 
     client = Client()
     # DOT's two INSERTs, or on PostgreSQL the one statement writing both (vendors/writes.py).

@@ -5,7 +5,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
-from vendors import ratelimit
+from vendors.limits import store
 
 
 def _answer(checks: dict[str, str], **details) -> JsonResponse:
@@ -50,5 +50,5 @@ def readyz(request) -> JsonResponse:
     if settings.REDIS_URL:
         checks["redis"] = _redis()
     # The limiter's own view (it fails open while its last Redis call failed), for whoever reads the probe.
-    limiter = ratelimit.status()
+    limiter = store.status()
     return _answer(checks, rate_limits={"backend": limiter["backend"], "healthy": limiter["healthy"]})

@@ -60,21 +60,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First, so that every response (redirects and errors included) carries X-Request-ID and is logged with its time.
-    "charp.logs.RequestLogMiddleware",
+    "charp.http.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "charp.security.ContentSecurityPolicyMiddleware",
-    "charp.errors.BodySizeLimitMiddleware",
+    "charp.http.security.ContentSecurityPolicyMiddleware",
+    "charp.http.errors.BodySizeLimitMiddleware",
     # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/errors.py).
-    "charp.errors.DatabaseUnavailableMiddleware",
+    "charp.http.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Sessions, the staff user and messages serve the staff portal only (/admin/): skipped for the API.
-    "charp.middleware.StaffSessionMiddleware",
+    "charp.http.staff_only.StaffSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "charp.middleware.StaffAuthenticationMiddleware",
-    "charp.middleware.StaffMessageMiddleware",
+    "charp.http.staff_only.StaffAuthenticationMiddleware",
+    "charp.http.staff_only.StaffMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "vendors.throttling.RateLimitMiddleware",
+    "vendors.limits.middleware.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "charp.urls"
@@ -170,7 +170,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
-    "vendors.hashers.ClientSecretHasher",
+    "vendors.oauth.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,7 +192,7 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 # ... and end sooner when left alone: a session unused for this many seconds is signed out (charp/sessions.py).
 STAFF_SESSION_IDLE_SECONDS = _non_negative_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 # The database keeps a keyed hash of each session key, never the key itself: a dump of django_session opens nothing.
-SESSION_ENGINE = "charp.sessions"
+SESSION_ENGINE = "charp.http.sessions"
 # The key of that hash, for this purpose only. Not a setting of its own: sessions are short-lived, so rotating
 # SECRET_KEY merely signs staff out.
 SESSION_KEY_HASH_KEY = _derived_key("session-key-hash")
@@ -248,12 +248,12 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "CLIENT_SECRET_HASHER": "client_hmac_sha256",
     "CLIENT_SECRET_GENERATOR_LENGTH": 48,
-    "ACCESS_TOKEN_GENERATOR": "vendors.tokens.generate_access_token",
-    "REFRESH_TOKEN_GENERATOR": "vendors.tokens.generate_refresh_token",
-    "OAUTH2_SERVER_CLASS": "vendors.oauth.Server",
-    "OAUTH2_VALIDATOR_CLASS": "vendors.oauth.Validator",
-    "OAUTH2_BACKEND_CLASS": "vendors.oauth.Backend",
-    "SCOPES_BACKEND_CLASS": "vendors.oauth.PlanScopes",
+    "ACCESS_TOKEN_GENERATOR": "vendors.oauth.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "vendors.oauth.tokens.generate_refresh_token",
+    "OAUTH2_SERVER_CLASS": "vendors.oauth.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "vendors.oauth.server.Validator",
+    "OAUTH2_BACKEND_CLASS": "vendors.oauth.server.Backend",
+    "SCOPES_BACKEND_CLASS": "vendors.oauth.server.PlanScopes",
     "SCOPES": {"brands": "Brands API", "campaigns": "Campaigns API", "tools": "Tools API"},
     # Never DOT's default "__all__": it would grant introspection to every token.
     "DEFAULT_SCOPES": ["brands", "campaigns", "tools"],
@@ -266,16 +266,14 @@ OAUTH2_PROVIDER = {
 
 # --- REST framework ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["vendors.authentication.BearerTokenAuthentication"],
+    # Resource views are let in by their gate (vendors/access/gate.py); any other DRF view is closed by default.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "charp.negotiation.ContentNegotiation",
-    "DEFAULT_PARSER_CLASSES": ["charp.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "charp.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["charp.http.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "charp.http.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "charp.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    # Plan limits on every view with an `api_family`; other views are untouched (vendors/throttling.py).
-    "DEFAULT_THROTTLE_CLASSES": ["vendors.throttling.PlanRateThrottle"],
 }
 
 # --- Rate limits, quotas and usage metering ---------------------------------------------------------------------
@@ -360,12 +358,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact": {"()": "charp.logs.RedactingFilter"},
-        "request": {"()": "charp.logs.RequestContextFilter"},
-        "client_errors": {"()": "charp.logs.ClientErrorFilter"},
+        "redact": {"()": "charp.http.logs.RedactingFilter"},
+        "request": {"()": "charp.http.logs.RequestContextFilter"},
+        "client_errors": {"()": "charp.http.logs.ClientErrorFilter"},
     },
     "formatters": {
-        "json": {"()": "charp.logs.JsonFormatter"},
+        "json": {"()": "charp.http.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

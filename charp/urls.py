@@ -1,14 +1,14 @@
-from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from charp import docs, health
-from vendors import views
+from vendors.admin.site import portal
+from vendors.oauth import views
 
-handler400 = "charp.errors.bad_request"
-handler403 = "charp.errors.permission_denied"
-handler404 = "charp.errors.page_not_found"
-handler500 = "charp.errors.server_error"
+handler400 = "charp.http.errors.bad_request"
+handler403 = "charp.http.errors.permission_denied"
+handler404 = "charp.http.errors.page_not_found"
+handler500 = "charp.http.errors.server_error"
 
 # Every API path answers with and without a trailing slash, never with a redirect (a redirected POST loses its body).
 urlpatterns = [
@@ -22,7 +22,7 @@ urlpatterns = [
         views.authorization_server_metadata,
         name="oauth-metadata",
     ),
-    path("admin/", admin.site.urls),
+    path("admin/", portal.urls),
     # The OpenAPI document and its rendered docs are public; the docs assets are served locally (sidecar).
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     # Both pages load their scripts from this origin only, with no inline script, as the CSP requires.

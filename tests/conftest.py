@@ -6,14 +6,29 @@ import os
 import uuid
 
 import pytest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework.test import APIClient
 
-from vendors import cache, ratelimit, services
+from vendors import services
+from vendors.caching import copies, versions
+from vendors.limits import store
 
 on_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL)"
 )
 on_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (set REDIS_URL)")
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting, **kwargs):
+    """A process reads these settings once, and changing them takes a restart, which empties every copy; tests
+    change them in place, so they do what the restart would."""
+    if setting == "CACHES":
+        store.forget_backend()
+    # A copied token skips its signature check (it was checked when copied): new keys must drop the copies.
+    if setting in ("JWT_SIGNING_KEYS", "JWT_ISSUER", "JWT_AUDIENCE"):
+        copies.tokens.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -22,15 +37,15 @@ def isolated_rate_limits(request, settings, monkeypatch):
     usage by itself."""
     settings.RATELIMIT_KEY_PREFIX = f"charp:test:{uuid.uuid4().hex[:12]}:"
     settings.USAGE_FLUSH_INTERVAL = 0
-    ratelimit.LOCAL.reset()
-    cache.clear()
+    store.LOCAL.reset()
+    copies.clear()
     marker = request.node.get_closest_marker("django_db")
     if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
         # The test's transaction never commits, and every read shares it: bump cache versions at once.
-        monkeypatch.setattr(cache, "after_commit", lambda callback: callback())
+        monkeypatch.setattr(versions, "after_commit", lambda callback: callback())
     yield
-    if ratelimit.backend() is not ratelimit.LOCAL:
-        client = ratelimit.backend().client
+    if store.backend() is not store.LOCAL:
+        client = store.backend().client
         keys = list(client.scan_iter(match=f"{settings.RATELIMIT_KEY_PREFIX}*", count=1000))
         if keys:
             client.delete(*keys)

@@ -6,6 +6,7 @@ class VendorsConfig(AppConfig):
     verbose_name = "Vendors"
 
     def ready(self):
-        from . import cache, checks  # noqa: F401  (checks registers the deploy checks)
+        from vendors import checks  # noqa: F401  (checks registers the deploy checks)
+        from vendors.caching import versions
 
-        cache.connect()
+        versions.connect()

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from .models import UsageDay, Vendor
+from vendors.models import UsageDay, Vendor
 
 
 def _usage_window(days: int) -> tuple[date, date]:

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
-from .credentials import hash_secret, new_secret
-from .models import AuditEvent, Plan, Vendor
+from vendors.models import AuditEvent, Plan, Vendor
+from vendors.oauth.client_secrets import hash_secret, new_secret
 
 DEFAULT_GRACE = timedelta(hours=24)
 COMMAND_LINE = "command line"

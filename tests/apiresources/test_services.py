@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from apiresources import services
 from apiresources.models import Brand, Campaign
-from charp.errors import Conflict
+from charp.http.errors import Conflict
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.test import Client
 
-from charp.logs import REDACTED, RedactingFilter, incoming_request_id
+from charp.http.logs import REDACTED, RedactingFilter, incoming_request_id
 from tests.conftest import get_token
 
 STAFF_PASSWORD = "staff-Passw0rd-never-logged-7391"
@@ -48,7 +48,10 @@ def lines(stream) -> list[dict]:
 @pytest.mark.django_db
 def test_a_full_flow_logs_no_secret_and_no_token(log_output, caplog, make_vendor, make_staff, settings):
     caplog.set_level(logging.DEBUG)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "vendors.hashers.ClientSecretHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "vendors.oauth.hashers.ClientSecretHasher",
+    ]
     issued = make_vendor("enterprise")
     client_id, secret = issued.vendor.client_id, issued.client_secret
     api = Client(REMOTE_ADDR="198.51.100.20")
@@ -233,7 +236,7 @@ def test_a_4xx_is_logged_once_and_a_5xx_keeps_its_error_and_traceback(log_output
 
 
 def test_other_libraries_records_keep_their_process_thread_and_caller():
-    """charp.logs is imported (settings, middleware): it must not switch off what the logging module collects for
+    """charp.http.logs is imported (settings, middleware): it must not switch off what the logging module collects for
     every record, which gunicorn's "[%(process)d]" format and any other library's formats print."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

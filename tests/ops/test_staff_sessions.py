@@ -181,7 +181,7 @@ def test_activity_writes_the_session_at_most_once_a_minute(manager, clock):
 def test_the_async_methods_store_and_find_the_same_hashed_rows():
     from asgiref.sync import async_to_sync
 
-    from charp.sessions import SessionStore, stored_key
+    from charp.http.sessions import SessionStore, stored_key
 
     async def scenario() -> dict:
         store = SessionStore()

@@ -7,8 +7,8 @@ import time
 import pytest
 from django.test import RequestFactory
 
+from charp.http.client import client_ip
 from tests.conftest import get_token
-from vendors.throttling import client_ip
 
 pytestmark = pytest.mark.django_db
 

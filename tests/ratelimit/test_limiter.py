@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import on_redis
-from vendors import ratelimit
-from vendors.ratelimit import STATUS_OK, STATUS_QUOTA_EXCEEDED, STATUS_RATE_LIMITED, STATUS_STALE
+from vendors.limits import store as limits
+from vendors.limits.store import STATUS_OK, STATUS_QUOTA_EXCEEDED, STATUS_RATE_LIMITED, STATUS_STALE
 
 T0 = 1_750_000_000_000  # ms
 MINUTE = 60_000
@@ -18,24 +18,24 @@ MINUTE = 60_000
 @pytest.fixture(params=["local", "redis"])
 def store(request, settings):
     if request.param == "local":
-        return ratelimit.LOCAL
+        return limits.LOCAL
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs Redis (set REDIS_URL)")
-    return ratelimit.RedisBackend()
+    return limits.RedisBackend()
 
 
 def hit(store, now_ms, *, client="c1", limit=5, quota=-1, month="202506", expected=None):
     return store.hit(
-        window_key=f"{ratelimit._prefix()}rate:{client}",
+        window_key=f"{limits._prefix()}rate:{client}",
         limit=limit,
         window_ms=MINUTE,
-        quota_key=f"{ratelimit._prefix()}quota:{month}:{client}",
+        quota_key=f"{limits._prefix()}quota:{month}:{client}",
         quota=quota,
         quota_ttl=3600,
         requests_field=f"r|2025-06-01|{client}",
         throttled_field=f"t|2025-06-01|{client}",
         now_ms=now_ms,
-        version_keys=ratelimit.version_keys(client),
+        version_keys=limits.version_keys(client),
         expected_auth=expected,
     )
 
@@ -119,7 +119,7 @@ def test_usage_counts_served_and_refused_requests_for_a_flush(store):
 
 
 def test_failure_windows_block_at_the_limit_until_the_oldest_ages_out(store):
-    keys = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y:x"]
+    keys = [f"{limits._prefix()}authfail:ip:x", f"{limits._prefix()}authfail:client:y:x"]
     for i in range(3):
         assert store.check(keys=keys, limits=[10, 3], window_ms=MINUTE, now_ms=T0 + i) == 0
         store.record(keys=keys, window_ms=MINUTE, now_ms=T0 + i)
@@ -133,7 +133,7 @@ def test_the_local_backend_is_exact_under_threads():
 
     def worker():
         for i in range(50):
-            results.append(hit(ratelimit.LOCAL, T0 + i, limit=100).status)
+            results.append(hit(limits.LOCAL, T0 + i, limit=100).status)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -146,13 +146,13 @@ def test_the_local_backend_is_exact_under_threads():
 
 def test_without_a_redis_cache_the_local_backend_is_used():
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
-        assert ratelimit.backend() is ratelimit.LOCAL
-        assert ratelimit.status() == {"backend": "local", "healthy": True, "failing_since": None}
+        assert limits.backend() is limits.LOCAL
+        assert limits.status() == {"backend": "local", "healthy": True, "failing_since": None}
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (set REDIS_URL)")
 def test_the_redis_script_uses_the_redis_clock_when_given_none():
-    store = ratelimit.RedisBackend()
+    store = limits.RedisBackend()
     outcome = hit(store, None)
     seconds, micros = store.client.time()
     assert abs(outcome.now_ms - (seconds * 1000 + micros // 1000)) < 1000
@@ -162,16 +162,16 @@ def test_the_redis_script_uses_the_redis_clock_when_given_none():
 
 
 def tags(store, client_id="c1"):
-    return store.tags(version_keys=ratelimit.version_keys(client_id))
+    return store.tags(version_keys=limits.version_keys(client_id))
 
 
 def bump(store, *pairs):
-    keys = [key for key, _ in pairs] + [ratelimit.version_keys("")[2]]
+    keys = [key for key, _ in pairs] + [limits.version_keys("")[2]]
     assert store.bump(keys=keys, fields=[field for _, field in pairs])
 
 
 def vendor_key(client_id):
-    return ratelimit.version_keys(client_id)[0]
+    return limits.version_keys(client_id)[0]
 
 
 def test_tags_change_only_with_what_they_cover(store):
@@ -184,7 +184,7 @@ def test_tags_change_only_with_what_they_cover(store):
     after_revoke = tags(store)
     assert after_revoke.auth != first.auth and after_revoke.data == after_write.data
     other = tags(store, "c2")
-    bump(store, (ratelimit.version_keys("")[1], "a"))  # a plan changed: every vendor's tokens
+    bump(store, (limits.version_keys("")[1], "a"))  # a plan changed: every vendor's tokens
     assert tags(store).auth != after_revoke.auth and tags(store, "c2").auth != other.auth
     assert tags(store, "c2").data == other.data
 
@@ -201,27 +201,27 @@ def test_a_stale_tag_counts_nothing_and_hands_back_the_current_one(store):
 
 def test_a_store_that_lost_its_data_never_matches_an_old_tag(store):
     before = tags(store)
-    if store is ratelimit.LOCAL:
+    if store is limits.LOCAL:
         store.reset()
     else:
-        keys = list(store.client.scan_iter(match=f"{ratelimit._prefix()}version*"))
+        keys = list(store.client.scan_iter(match=f"{limits._prefix()}version*"))
         store.client.delete(*keys)
     assert tags(store).auth != before.auth and tags(store).data != before.data
 
 
 @on_redis
 def test_reading_tags_of_unknown_clients_creates_no_redis_key():
-    store = ratelimit.RedisBackend()
+    store = limits.RedisBackend()
     tags(store, "made-up-client-id")
     assert not store.client.exists(vendor_key("made-up-client-id"))
 
 
 def test_the_failed_authentication_check_also_hands_back_the_clients_tags(store):
-    windows = [f"{ratelimit._prefix()}authfail:ip:x", f"{ratelimit._prefix()}authfail:client:y"]
+    windows = [f"{limits._prefix()}authfail:ip:x", f"{limits._prefix()}authfail:client:y"]
     for _ in range(3):
         store.record(keys=windows, window_ms=60_000, now_ms=None)
     wait, found, issued = store.check_and_tags(
-        keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=ratelimit.version_keys("c1")
+        keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None, version_keys=limits.version_keys("c1")
     )
     assert 59_000 <= wait <= 60_000
     assert wait - 1000 <= store.check(keys=windows, limits=[10, 3], window_ms=60_000, now_ms=None) <= wait
@@ -238,8 +238,8 @@ def count_issuance(store, now_ms, client="c1"):
         limits=[],
         window_ms=60_000,
         now_ms=now_ms,
-        version_keys=ratelimit.version_keys(client),
-        issuance_base=ratelimit.issuance_base(client),
+        version_keys=limits.version_keys(client),
+        issuance_base=limits.issuance_base(client),
     )[2]
 
 
@@ -257,7 +257,7 @@ def test_a_count_that_became_no_token_is_given_back_and_the_counter_vanishes_at_
     first = count_issuance(store, start)
     store.record(keys=[], window_ms=1, now_ms=start, give_back=first.key)
     assert count_issuance(store, start).count == 1
-    failures = [f"{ratelimit._prefix()}authfail:ip:z"]
+    failures = [f"{limits._prefix()}authfail:ip:z"]
     second = count_issuance(store, start)
     assert second.count == 2
     store.record(keys=failures, window_ms=60_000, now_ms=start, give_back=second.key)  # a failure, in one call
@@ -266,13 +266,13 @@ def test_a_count_that_became_no_token_is_given_back_and_the_counter_vanishes_at_
     for _ in range(2):
         store.record(keys=[], window_ms=1, now_ms=start, give_back=second.key)
     store.record(keys=[], window_ms=1, now_ms=start, give_back=second.key)
-    if store is not ratelimit.LOCAL:  # an unknown client's failures leave no key behind
+    if store is not limits.LOCAL:  # an unknown client's failures leave no key behind
         assert not store.client.exists(second.key)
 
 
 def test_a_refresh_counts_only_under_the_limit(store):
     start = 1_780_002 * HOUR_MS
-    base = ratelimit.issuance_base("c3")
+    base = limits.issuance_base("c3")
     results = [store.issue(base=base, limit=2, now_ms=start + i) for i in range(3)]
     assert [(allowed, issued.count) for allowed, issued in results] == [(True, 1), (True, 2), (False, 2)]
     assert results[2][1].reset == 3600
@@ -281,8 +281,8 @@ def test_a_refresh_counts_only_under_the_limit(store):
 
 def test_a_tag_names_the_redis_server_that_answered(store):
     """A restored snapshot or a promoted replica hands back old versions; its run_id keeps their tags from matching
-    what workers cached before (vendors/ratelimit.py)."""
-    if store is ratelimit.LOCAL:
+    what workers cached before (vendors/limits.py)."""
+    if store is limits.LOCAL:
         pytest.skip("one process: there is no other server")
     run_id = store.client.info("server")["run_id"]
     assert tags(store).auth.startswith(f"{run_id}.")

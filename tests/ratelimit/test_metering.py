@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from vendors import metering, selectors
+from vendors import selectors
+from vendors.limits import metering
 from vendors.models import Plan, UsageDay
 
 pytestmark = pytest.mark.django_db

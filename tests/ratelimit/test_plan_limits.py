@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from vendors import metering, ratelimit, services
+from vendors import services
+from vendors.limits import metering, store
+from vendors.limits.plan import month_bounds
 from vendors.models import Plan, UsageDay
-from vendors.throttling import month_bounds
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +164,7 @@ def test_the_limit_costs_no_sql_query(free_vendor, as_vendor, django_assert_num_
         assert client.get("/brands").status_code == 200
 
 
-def test_views_without_an_api_family_are_not_limited(free_vendor, as_vendor):
+def test_a_drf_view_without_the_gate_admits_nobody_and_counts_nothing(free_vendor, as_vendor):
     class Plain(APIView):
         def get(self, request):
             return Response({"ok": True})
@@ -173,7 +174,8 @@ def test_views_without_an_api_family_are_not_limited(free_vendor, as_vendor):
     factory = APIRequestFactory()
     for _ in range(3):
         response = Plain.as_view()(factory.get("/plain", HTTP_AUTHORIZATION=token))
-        assert response.status_code == 200
+        # Only the gate (vendors/access/gate.py) lets a vendor in: any other DRF view is closed by default.
+        assert response.status_code == 403
         assert "RateLimit" not in response
     assert as_vendor(free_vendor).get("/brands").status_code == 200
 
@@ -202,10 +204,10 @@ def test_the_off_switch_lifts_every_limit(free_vendor, as_vendor, settings):
 def test_with_redis_unreachable_requests_are_served_metered_and_flagged(free_vendor, as_vendor, caplog):
     set_plan_limits("free", requests_per_minute=1)
     client = as_vendor(free_vendor)
-    with override_settings(CACHES=DEAD_REDIS), caplog.at_level(logging.WARNING, logger="vendors.ratelimit"):
+    with override_settings(CACHES=DEAD_REDIS), caplog.at_level(logging.WARNING, logger="vendors.limits.store"):
         responses = [client.get("/brands") for _ in range(3)]
-        status = ratelimit.status()
-        warnings = [r for r in caplog.records if r.name == "vendors.ratelimit"]
+        status = store.status()
+        warnings = [r for r in caplog.records if r.name == "vendors.limits.store"]
         metering.usage_flush()
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert "RateLimit" not in responses[0]
@@ -218,7 +220,7 @@ def test_with_redis_unreachable_requests_are_served_metered_and_flagged(free_ven
     assert "serving without limits" in warnings[0].getMessage()
     usage = UsageDay.objects.get(vendor=free_vendor.vendor)
     assert usage.requests == 3
-    assert ratelimit.status()["healthy"] is True  # the override is gone: the configured store is back
+    assert store.status()["healthy"] is True  # the override is gone: the configured store is back
 
 
 def test_an_outage_does_not_cost_every_request_a_connection_attempt(free_vendor, as_vendor):
@@ -229,5 +231,5 @@ def test_an_outage_does_not_cost_every_request_a_connection_attempt(free_vendor,
         for _ in range(20):
             client.get("/brands")
         elapsed = datetime.now(UTC) - started
-        assert ratelimit._health.skip()
+        assert store._health.skip()
     assert elapsed < timedelta(seconds=2)

@@ -6,7 +6,7 @@ import pytest
 from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
-from charp.errors import DatabaseUnavailableMiddleware, api_exception_handler, server_error
+from charp.http.errors import DatabaseUnavailableMiddleware, api_exception_handler, server_error
 
 
 @pytest.mark.parametrize("exc", [OperationalError("connection refused"), InterfaceError("connection already closed")])

@@ -9,7 +9,7 @@ from django.conf import settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vendors.tokens import decode_access_token, generate_access_token
+from vendors.oauth.tokens import decode_access_token, generate_access_token
 
 KEY = settings.JWT_SIGNING_KEYS[0]
 

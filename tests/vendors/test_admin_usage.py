@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from vendors.admin import usage_chart
+from vendors.admin.vendor import usage_chart
 from vendors.models import UsageDay
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The per-worker caches of tokens and pages (vendors/cache.py) and the versions that keep them exact.
+"""The per-worker caches of tokens and pages (vendors/caching/) and the versions that keep them exact.
 
 The versions themselves are tested on both stores in tests/ratelimit/test_limiter.py, the cross-process behaviour
 (three gunicorn workers, changes from other processes) in tests/ratelimit/test_live_gunicorn.py."""
@@ -8,12 +8,13 @@ import time
 import pytest
 from oauth2_provider.models import AccessToken
 
-from vendors import cache, ratelimit
+from vendors.caching import copies, versions
+from vendors.limits import store
 from vendors.models import Vendor
 
 
 def test_entries_expire_and_the_cache_stays_within_its_budget(settings):
-    lru = cache.LRU("READ_CACHE_SECONDS", max_cost=10)
+    lru = copies.LRU("READ_CACHE_SECONDS", max_cost=10)
     settings.READ_CACHE_SECONDS = 0.05
     lru.put("a", "t", "A", cost=4)
     lru.put("b", "t", "B", cost=4)
@@ -39,7 +40,7 @@ def test_a_cached_token_is_checked_on_every_request(api, standard_vendor, token_
     # A change that bypasses model signals must say so, as the module's docstring asks.
     Vendor.objects.filter(pk=standard_vendor.vendor.pk).update(status=Vendor.Status.SUSPENDED)
     assert api.get("/brands").status_code == 200  # (stale, as documented, until invalidated)
-    cache.invalidate(standard_vendor.vendor.client_id, auth=True)
+    versions.invalidate(standard_vendor.vendor.client_id, auth=True)
     refused = api.get("/brands")
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
 
@@ -51,8 +52,8 @@ def test_without_the_store_a_cached_token_is_not_trusted(api, free_vendor, token
     assert api.get("/brands").status_code == 200  # cached
     AccessToken.objects.update(scope="brands campaigns")  # bypasses signals: only the database knows
     AccessToken.objects.filter(application=free_vendor.vendor.application).update(expires="2000-01-01T00:00Z")
-    monkeypatch.setattr(ratelimit, "call", lambda method, /, **kwargs: None)  # the store is unreachable
-    monkeypatch.setattr(ratelimit, "hit", lambda **kwargs: None)
+    monkeypatch.setattr(store, "call", lambda method, /, **kwargs: None)  # the store is unreachable
+    monkeypatch.setattr(store, "hit", lambda **kwargs: None)
     refused = api.get("/brands")
     assert refused.status_code == 401 and "expired" in refused.json()["error_description"]
 

@@ -12,7 +12,7 @@ from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import get_token, on_postgres
 from vendors import services
-from vendors.tokens import token_checksum
+from vendors.oauth.tokens import token_checksum
 
 from .oauth_helpers import as_json, credentials, form
 

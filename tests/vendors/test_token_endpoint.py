@@ -10,7 +10,7 @@ from django.db import connection
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from vendors import services
-from vendors.tokens import token_checksum
+from vendors.oauth.tokens import token_checksum
 
 from .oauth_helpers import as_json, credentials, form
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import get_token
-from vendors.views import InvalidRequest, parse_parameters
+from vendors.oauth.views import InvalidRequest, parse_parameters
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.forms.models import model_to_dict
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import on_postgres
-from vendors import writes
-from vendors.tokens import token_checksum
+from vendors.oauth import writes
+from vendors.oauth.tokens import token_checksum
 
 from .oauth_helpers import as_json, credentials
 

@@ -1,4 +1,4 @@
-from vendors import metering
+from vendors.limits import metering
 
 from ._base import VendorCommand
 

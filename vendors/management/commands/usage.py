@@ -1,6 +1,7 @@
 from django.core.management.base import CommandError
 
-from vendors import metering, selectors, services
+from vendors import selectors, services
+from vendors.limits import metering
 from vendors.models import UsageDay
 
 from ._base import VendorCommand

@@ -5,7 +5,7 @@ from logging.handlers import SysLogHandler
 
 from gunicorn.glogging import Logger
 
-from charp.logs import JsonFormatter, RedactingFilter
+from charp.http.logs import JsonFormatter, RedactingFilter
 
 
 def _stamp_pid(record: logging.LogRecord) -> bool:

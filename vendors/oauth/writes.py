@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from oauth2_provider.models import AccessToken, RefreshToken
 
-from .models import Vendor
+from vendors.models import Vendor
 
 
 def direct_insert() -> bool:

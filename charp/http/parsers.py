@@ -4,7 +4,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from charp.handlers import is_text_codec
+from charp.http.handlers import is_text_codec
 
 
 class JSONParser(parsers.JSONParser):

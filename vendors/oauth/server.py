@@ -15,13 +15,12 @@ from oauthlib.oauth2 import BearerToken, ResourceEndpoint, RevocationEndpoint, T
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
-from charp.logs import client_id_var
-
-from . import cache, client_auth, writes
-from .credentials import verify_client_secret
-from .reads import client_with_vendor
-from .throttling import IssuanceDecision, IssuanceLimited, issuance_for_refresh
-from .tokens import token_checksum
+from charp.http.logs import client_id_var
+from vendors.caching import lookups
+from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
+from vendors.oauth import client_auth, writes
+from vendors.oauth.client_secrets import verify_client_secret
+from vendors.oauth.tokens import token_checksum
 
 CHANGED_MEANWHILE = (
     "This client was suspended, its tokens revoked or its secret rotated while the request was processed. "
@@ -98,11 +97,12 @@ class Validator(OAuth2Validator):
         if isinstance(client_id, str) and client_auth.CLIENT_ID.fullmatch(client_id):
             current = client_auth.current()
             tags = current.tags if current.presented.client_id == client_id else None
-            request.client = cache.client(client_id, client_with_vendor, tags)
+            request.client = lookups.cached_client(client_id, tags)
         return request.client
 
     def authenticate_client(self, request, *args, **kwargs):
-        # The credentials as the view parsed them once for the throttle, the cache and this (vendors/client_auth.py).
+        # The credentials as the view parsed them once for the failure budget, the client copy and this
+        # (vendors/oauth/client_auth.py).
         current = client_auth.current()
         presented = current.presented
         if presented.malformed or not presented.client_id or presented.secret is None:
@@ -119,7 +119,7 @@ class Validator(OAuth2Validator):
         client_id_var.set(client.client_id)  # for the access log
         if current.issued is not None:
             # Counted before authentication, in the view's one round trip; judged now that the plan is known.
-            current.issuance = IssuanceDecision(client.vendor.plan, current.issued)
+            current.issuance = Issuance(client.vendor.plan, current.issued)
             if current.issuance.exceeded:
                 raise IssuanceLimited(current.issuance, request=request)
         return True
@@ -149,7 +149,7 @@ class Validator(OAuth2Validator):
     def save_bearer_token(self, token, request, *args, **kwargs):
         if request.grant_type != "client_credentials" or not writes.direct_insert() or "scope" not in token:
             return super().save_bearer_token(token, request, *args, **kwargs)
-        # The rows DOT's _save_bearer_token writes for this grant, sent as one statement (vendors/writes.py).
+        # The rows DOT's _save_bearer_token writes for this grant, sent as one statement (vendors/oauth/writes.py).
         self._check_and_set_request_resource(request)
         resource = getattr(request, "resource", [])
         lifetime = token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
@@ -168,8 +168,9 @@ class Validator(OAuth2Validator):
             raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
-        # Inside DOT's transaction: first the vendor's row, shared, as the one-statement path does (vendors/writes.py),
-        # so that a suspension, revoke-all or revoking rotation is ordered before or after this issuance, never beside.
+        # Inside DOT's transaction: first the vendor's row, shared, as the one-statement path does
+        # (vendors/oauth/writes.py), so that a suspension, revoke-all or revoking rotation is ordered before or after
+        # this issuance, never beside.
         vendor = request.client.vendor
         previous = getattr(request, "refresh_token_instance", None)
         if not writes.issuance_lock(vendor):
@@ -187,7 +188,7 @@ class Validator(OAuth2Validator):
             if not list(live.values_list("pk", flat=True)):
                 raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
             # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
-            client_auth.current().issuance = issuance_for_refresh(vendor.plan, request.client.client_id)
+            client_auth.current().issuance = count_refresh(vendor.plan, request.client.client_id)
         return super()._save_bearer_token(token, request, *args, **kwargs)
 
     # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from charp.http.client import client_ip
+
 REDACTED = "[REDACTED]"
 SENSITIVE_KEYS = ("client_secret", "refresh_token", "access_token", "token", "password", "authorization")
 _KEYS = "|".join(SENSITIVE_KEYS)
@@ -205,12 +207,6 @@ def incoming_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def remote_address(request) -> str:
-    from vendors.throttling import client_ip
-
-    return client_ip(request)
-
-
 class RequestLogMiddleware:
     """Gives each request an ID (honouring a valid incoming X-Request-ID), returns it on the response, and writes one
     access-log line: method, path (no query string, no body), status, duration, vendor and address."""
@@ -240,7 +236,7 @@ class RequestLogMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client_id": client_id_var.get(),
-                    "remote_addr": remote_address(request),
+                    "remote_addr": client_ip(request),
                     "_charp_redacted": True,
                 }
                 # What Logger.log does, minus findCaller's walk up the stack for a file and line known here: 1.1 of

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from django.http import HttpRequest
 
-from . import ratelimit
+from vendors.limits import store
 
 # RFC 6749 appendix A.1: a client ID is visible ASCII (VSCHAR); DOT stores at most 100 characters. Anything else
 # cannot name a client, so it is refused without a database read (a NUL would not even reach one).
@@ -75,9 +75,9 @@ class TokenRequest:
     decided about the issuance limit (read back for the response's headers)."""
 
     presented: Presented
-    tags: ratelimit.Tags | None = None
-    issued: ratelimit.Issued | None = None
-    issuance: object | None = field(default=None)  # vendors.throttling.IssuanceDecision, set by the validator
+    tags: store.Tags | None = None
+    issued: store.Issued | None = None
+    issuance: object | None = field(default=None)  # vendors.limits.issuance.Issuance, set by the validator
 
 
 _current: ContextVar[TokenRequest | None] = ContextVar("token_request", default=None)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from . import ratelimit
+from vendors.limits import store
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _parse(counts: dict[str, int]) -> dict[tuple[str, date], dict[str, int]]:
 
 def _write(counts: dict[str, int]) -> int:
     """Add counts to UsageDay rows, creating them as needed; returns how many rows were touched."""
-    from .models import UsageDay, Vendor
+    from vendors.models import UsageDay, Vendor
 
     rows = _parse(counts)
     if not rows:
@@ -68,23 +68,22 @@ def _write(counts: dict[str, int]) -> int:
 def usage_flush() -> int:
     """Move every pending usage count into UsageDay; returns the number of (vendor, day) rows updated."""
     touched = 0
-    store = ratelimit.backend()
-    if store is not ratelimit.LOCAL:
+    if store.backend() is not store.LOCAL:
         interval = max(60, settings.USAGE_FLUSH_INTERVAL)
-        if ratelimit.call("acquire", name=FLUSH_LOCK, seconds=interval):
+        if store.call("acquire", name=FLUSH_LOCK, seconds=interval):
             try:
-                counts = ratelimit.call("usage_take")
+                counts = store.call("usage_take")
                 if counts:
                     touched += _write(counts)
-                    ratelimit.call("usage_done")
+                    store.call("usage_done")
             finally:
-                ratelimit.call("release", name=FLUSH_LOCK)
+                store.call("release", name=FLUSH_LOCK)
     # This process's own counts: everything without Redis, and what was served while Redis was down.
-    local = ratelimit.LOCAL.usage_take()
+    local = store.LOCAL.usage_take()
     try:
         touched += _write(local)
     except Exception:
-        ratelimit.LOCAL.usage_restore(local)
+        store.LOCAL.usage_restore(local)
         raise
     return touched
 

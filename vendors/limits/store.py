@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 logger = logging.getLogger(__name__)
 
@@ -587,15 +585,14 @@ def backend() -> LocalBackend | RedisBackend:
     return _backend
 
 
-@receiver(setting_changed)
-def _settings_changed(*, setting, **kwargs):
+def forget_backend() -> None:
+    """Choose the backend afresh at the next call: CACHES is read once per process (tests change it in place)."""
     global _backend
-    if setting == "CACHES":
-        _backend = None
-        _health.reset()
+    _backend = None
+    _health.reset()
 
 
-# Called (without arguments) when the store stops answering: vendors/cache.py empties its caches then.
+# Called (without arguments) when the store stops answering: vendors/caching/copies.py empties the copies then.
 failure_hooks: list = []
 
 

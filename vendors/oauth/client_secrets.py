@@ -5,8 +5,8 @@ from functools import cache
 from django.contrib.auth.hashers import make_password
 from oauth2_provider.generators import generate_client_secret
 
-from .hashers import ClientSecretHasher
-from .models import Vendor
+from vendors.models import Vendor
+from vendors.oauth.hashers import ClientSecretHasher
 
 _hasher = ClientSecretHasher()
 

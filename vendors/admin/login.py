@@ -1,5 +1,5 @@
 """Password guessing at the staff portal's login: failed sign-ins are counted per (username, address) and per address
-on the shared counters of vendors/ratelimit.py, and past either limit the login refuses that address, before
+on the shared counters of vendors/limits/store.py, and past either limit the login refuses that address, before
 checking the password, until the oldest failure leaves the window.
 
 Never per username alone: then anyone could keep a staff member out, during an incident say, by sending wrong
@@ -12,16 +12,17 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
-from .throttling import AuthGuard, _digest, client_ip
+from charp.http.client import client_ip
+from vendors.limits.failures import FailureBudget, digest
 
 
-def staff_login_guard(request, username: str) -> AuthGuard:
+def staff_login_guard(request, username: str) -> FailureBudget:
     prefix = settings.RATELIMIT_KEY_PREFIX
-    ip = _digest(client_ip(request))
+    ip = digest(client_ip(request))
     # Case-folded, so that "Alice" and "alice" share one budget whichever of them the database knows.
-    return AuthGuard(
+    return FailureBudget(
         keys=(
-            f"{prefix}stafflogin:userip:{_digest(username.casefold())}:{ip}",
+            f"{prefix}stafflogin:userip:{digest(username.casefold())}:{ip}",
             f"{prefix}stafflogin:ip:{ip}",
         ),
         limits=(settings.ADMIN_LOGIN_FAILURES_PER_USER_AND_IP, settings.ADMIN_LOGIN_FAILURES_PER_IP),

@@ -7,13 +7,15 @@ select_related would link them, with the ORM's own column converters applied.
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Model
 from oauth2_provider.models import AccessToken, Application
 
-from . import cache
-from .models import Plan, Vendor
+from vendors.caching import copies, versions
+from vendors.limits import store
+from vendors.models import Plan, Vendor
 
 USER_FIELDS = ["id", "username", "is_active", "is_staff", "is_superuser"]
 VENDOR_FIELDS = [field.name for field in Vendor._meta.concrete_fields]
@@ -110,7 +112,7 @@ def access_token_with_vendor(checksum: str) -> AccessToken | None:
     token, application, vendor, plan, user = found
     token.application, token.user = application, user
     _link_vendor(application, vendor, plan)
-    cache.remember(application, vendor)
+    versions.remember(application, vendor)
     return token
 
 
@@ -122,5 +124,21 @@ def client_with_vendor(client_id: str) -> Application | None:
     application, vendor, plan, user = found
     application.user = user
     _link_vendor(application, vendor, plan)
-    cache.remember(application, vendor)
+    versions.remember(application, vendor)
+    return application
+
+
+def cached_client(client_id: str, tags: store.Tags | None) -> Application | None:
+    """The client, from this worker's copy when its tag is still `tags` (read before, in the request's first round
+    trip), else from the database; always from the database without tags.
+
+    Unknown client IDs are kept too (as None), so a known and an unknown ID cost the same once seen."""
+    if tags is None or settings.AUTH_CACHE_SECONDS <= 0:
+        return client_with_vendor(client_id)
+    tag = tags.auth
+    cached = copies.clients.get(client_id)
+    if cached is not None and cached[0] == tag:
+        return cached[1]
+    application = client_with_vendor(client_id)
+    copies.clients.put(client_id, tag, application)
     return application

@@ -11,11 +11,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
-from charp.logs import client_id_var
-
-from . import client_auth
-from .oauth import RefreshValidator, Validator
-from .throttling import auth_guard
+from charp.http.logs import client_id_var
+from vendors.limits.failures import token_endpoint_budget
+from vendors.oauth import client_auth
+from vendors.oauth.server import RefreshValidator, Validator
 
 MAX_PARAMETER_LENGTH = 4096
 LIMIT_HEADERS = ("Retry-After", "RateLimit-Policy", "RateLimit")
@@ -98,7 +97,8 @@ def _encodable(text: str) -> bool:
 
 
 @functools.cache
-def _core(validator_class: type) -> object:
+def _dot_backend(validator_class: type) -> object:
+    """django-oauth-toolkit's oauthlib backend around our server and `validator_class`, built once per process."""
     server = oauth2_settings.OAUTH2_SERVER_CLASS(validator_class(), **oauth2_settings.server_kwargs)
     return oauth2_settings.OAUTH2_BACKEND_CLASS(server)
 
@@ -153,7 +153,7 @@ class OAuthView(View):
             client_id_var.set(presented.loggable_id)  # for the access log, whatever the outcome
         # One round trip before any database work: the failure budget of this address (and client ID), the presented
         # client's cache tags and, for a client-credentials grant, one more token counted against its hourly limit.
-        guard = auth_guard(request, presented.client_id)
+        guard = token_endpoint_budget(request, presented.client_id)
         counts_issuance = (
             self.issues_tokens and params.get("grant_type") == "client_credentials" and bool(presented.client_id)
         )
@@ -188,7 +188,7 @@ class OAuthView(View):
     def respond(self, request: HttpRequest, params: dict[str, str]) -> HttpResponse:
         if params.get("grant_type") not in (*GRANT_TYPES, None):
             return oauth_error("unsupported_grant_type", DEFAULT_DESCRIPTIONS["unsupported_grant_type"])
-        _uri, headers, body, status = _core(self.validator_class).create_token_response(request)
+        _uri, headers, body, status = _dot_backend(self.validator_class).create_token_response(request)
         return _oauthlib_response(request, headers, body, status)
 
 
@@ -216,7 +216,7 @@ class RevokeView(OAuthView):
     issues_tokens = False
 
     def respond(self, request, params):
-        _uri, headers, body, status = _core(self.validator_class).create_revocation_response(request)
+        _uri, headers, body, status = _dot_backend(self.validator_class).create_revocation_response(request)
         if status == 200:
             return _no_store(JsonResponse({}, status=200))
         return _oauthlib_response(request, headers, body, status)

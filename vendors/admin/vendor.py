@@ -1,9 +1,7 @@
-"""The staff portal: vendors, their credentials and the audit log; every action goes through vendors.services."""
+"""Vendors in the staff portal: onboarding, credentials, suspension, plans and tokens, each through vendors.services."""
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
-import oauth2_provider.admin  # noqa: F401  (registers DOT's admin classes, so that they can be removed below)
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
@@ -14,36 +12,14 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_application_model,
-    get_grant_model,
-    get_id_token_model,
-    get_refresh_token_model,
-)
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from . import selectors, services
-from .models import AuditEvent, Plan, Vendor
-from .staff_login import ThrottledAdminAuthenticationForm
+from vendors import selectors, services
+from vendors.admin.site import portal
+from vendors.admin.usage_chart import USAGE_DAYS, usage_chart
+from vendors.models import Plan, Vendor
 
 MANAGE_CREDENTIALS = "vendors.manage_credentials"
-
-# DOT's own pages edit client secrets and list token rows directly: they would be a way around the services and
-# the audit log, so the portal offers the vendor pages instead.
-for _model in (
-    get_application_model(),
-    get_access_token_model(),
-    get_refresh_token_model(),
-    get_grant_model(),
-    get_id_token_model(),
-):
-    if admin.site.is_registered(_model):
-        admin.site.unregister(_model)
-
-admin.site.site_header = "Charp staff portal"
-admin.site.site_title = "Charp staff portal"
-admin.site.index_title = "Vendors, credentials and audit log"
-admin.site.login_form = ThrottledAdminAuthenticationForm
 
 GRACE_CHOICES = [
     (0, "None: the current secret stops working now"),
@@ -75,108 +51,7 @@ def _local(moment) -> str:
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
-USAGE_DAYS = 30
-
-
-@dataclass(frozen=True)
-class UsageBar:
-    day: date
-    requests: int
-    title: str
-    # SVG user units, rounded: the template only places them.
-    x: float
-    y: float
-    width: float
-    height: float
-    slot_x: float
-    slot_width: float
-
-
-@dataclass(frozen=True)
-class UsageChart:
-    bars: list[UsageBar]
-    total: int
-    total_label: str
-    peak_label: str
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    bottom: float
-    first_label: str
-    last_label: str
-
-    @property
-    def plot_height(self) -> float:
-        return self.bottom - self.top
-
-    @property
-    def value_label_x(self) -> float:
-        return self.left - 6
-
-
-def usage_chart(series: list[tuple[date, int]], *, width: int = 640, height: int = 180) -> UsageChart:
-    """Lay out one bar per day of `series` (oldest first) in a `width` x `height` SVG, scaled to the busiest day."""
-    total = sum(count for _, count in series)
-    peak = max((count for _, count in series), default=0)
-    # Room on the left for the peak's label (about 7 units a character at the chart's font size).
-    left, right, top, bottom = 10 + 7 * len(f"{peak:,}"), width - 6, 10, height - 24
-    slot = (right - left) / max(len(series), 1)
-    bars = []
-    for index, (day, count) in enumerate(series):
-        # A day with any request keeps at least one unit of height, so that it never looks like an idle day.
-        bar_height = max((bottom - top) * count / peak, 1) if count else 0
-        when = date_format(day, "D j M Y")
-        today = " (today, so far)" if index == len(series) - 1 else ""
-        noun = "request" if count == 1 else "requests"
-        bars.append(
-            UsageBar(
-                day=day,
-                requests=count,
-                title=f"{when}: {count:,} {noun}{today}",
-                x=round(left + index * slot + slot * 0.15, 1),
-                y=round(bottom - bar_height, 1),
-                width=round(slot * 0.7, 1),
-                height=round(bar_height, 1),
-                slot_x=round(left + index * slot, 1),
-                slot_width=round(slot, 1),
-            )
-        )
-    return UsageChart(
-        bars=bars,
-        total=total,
-        total_label=f"{total:,}",
-        peak_label=f"{peak:,}",
-        width=width,
-        height=height,
-        left=left,
-        right=right,
-        top=top,
-        bottom=bottom,
-        first_label=date_format(series[0][0], "j M") if series else "",
-        last_label=date_format(series[-1][0], "j M") if series else "",
-    )
-
-
-@admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "apis_display", "requests_per_minute", "quota_display"]
-    ordering = ["requests_per_minute", "code"]
-
-    @admin.display(description="APIs")
-    def apis_display(self, plan: Plan) -> str:
-        return ", ".join(api.capitalize() for api in plan.apis) or "none"
-
-    @admin.display(description="Monthly quota")
-    def quota_display(self, plan: Plan) -> str:
-        return "unlimited" if plan.monthly_quota is None else f"{plan.monthly_quota:,}"
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Vendor)
+@admin.register(Vendor, site=portal)
 class VendorAdmin(admin.ModelAdmin):
     list_display = ["name", "client_id_short", "plan", "status_display", "created_at", "recent_requests_display"]
     list_filter = ["plan", "status", "created_at"]
@@ -520,60 +395,3 @@ class VendorAdmin(admin.ModelAdmin):
             button="Yes, revoke",
             danger=True,
         )
-
-
-class AuditSourceFilter(admin.SimpleListFilter):
-    title = "source"
-    parameter_name = "source"
-
-    def lookups(self, request, model_admin):
-        return [("staff", "Staff"), ("command_line", "Command line")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "staff":
-            return queryset.exclude(actor_label=services.COMMAND_LINE)
-        if self.value() == "command_line":
-            return queryset.filter(actor_label=services.COMMAND_LINE)
-        return queryset
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
-    list_filter = ["action", AuditSourceFilter, "created_at"]
-    search_fields = ["vendor_name", "actor_label", "vendor__application__client_id"]
-    list_select_related = ["vendor"]
-    date_hierarchy = "created_at"
-    fields = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
-    readonly_fields = fields
-
-    # An append-only record: nobody edits or deletes history, not even a superuser.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Vendor", ordering="vendor_name")
-    def vendor_display(self, event: AuditEvent) -> str:
-        if event.vendor_id is None:
-            return event.vendor_name
-        url = reverse("admin:vendors_vendor_change", args=[event.vendor_id])
-        return format_html('<a href="{}">{}</a>', url, event.vendor_name)
-
-    @admin.display(description="What changed")
-    def changes_display(self, event: AuditEvent) -> str:
-        changes = event.changes
-        if set(changes) == {"from", "to"}:
-            return f"{changes['from']} → {changes['to']}"
-        # Sorted: PostgreSQL's jsonb does not keep the keys in the order they were written.
-        return "; ".join(f"{key}: {_change_text(changes[key])}" for key in sorted(changes)) or "—"
-
-
-def _change_text(value) -> str:
-    if isinstance(value, list) and len(value) == 2:
-        return f"{value[0]!r} → {value[1]!r}"
-    return str(value)

@@ -1,0 +1,32 @@
+"""Plan-based access to the API families, judged live on every request by the gate (vendors/access/gate.py)."""
+
+from oauth2_provider.models import AccessToken
+from rest_framework import exceptions
+
+from vendors.models import Plan
+
+
+class PlanForbidden(exceptions.PermissionDenied):
+    default_code = "plan_forbidden"
+
+    def __init__(self, detail: str, extra: dict):
+        super().__init__(detail)
+        self.extra = extra
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    default_code = "insufficient_scope"
+
+
+def check_plan_and_scope(access_token: AccessToken, api_family: str) -> None:
+    """The vendor's current plan, and the token's scope, must include `api_family`."""
+    vendor = access_token.application.vendor
+    if not vendor.plan.allows(api_family):
+        plans = [plan for plan in Plan.objects.all() if plan.allows(api_family)]
+        raise PlanForbidden(
+            f"Your {vendor.plan.name} plan does not include the {api_family.title()} API. "
+            f"It is included in: {', '.join(plan.name for plan in plans) or 'no plan'}.",
+            extra={"plan": vendor.plan.code, "api": api_family, "plans_including": [plan.code for plan in plans]},
+        )
+    if api_family not in access_token.scope.split():
+        raise InsufficientScope(f"This access token's scope does not include '{api_family}'. Request a token with it.")
