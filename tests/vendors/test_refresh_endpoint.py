@@ -116,6 +116,7 @@ def test_credentials_sent_to_refresh_must_match_the_token(client, api, free_vend
 
     wrong_owner = refresh(client, token, **credentials(other))
     assert wrong_owner.status_code == 400 and wrong_owner.json()["error"] == "invalid_grant"
+    assert wrong_owner.json()["error_description"].startswith("This refresh token was issued to another client")
     wrong_secret = refresh(client, token, client_id=free_vendor.vendor.client_id, client_secret="bad")
     assert wrong_secret.status_code == 401
     wrong_id_alone = refresh(client, token, client_id=other.vendor.client_id)

@@ -215,15 +215,16 @@ class Validator(OAuth2Validator):
         )
         if not rows:
             return unknown_refresh_token(refresh_token)
-        if any(application_id != client.pk for application_id, _revoked in rows):
-            return (
-                "This refresh token was issued to another client: refresh it without client credentials at "
-                "/auth/refresh, or with its own client's."
-            )
+        # Revoked first: DOT has then revoked the whole family, whoever presented it.
         if any(revoked is not None for _application_id, revoked in rows):
             return (
                 "This refresh token was already used or revoked, so every token from that login has been revoked "
                 f"(a reused refresh token may have been stolen). {AUTHENTICATE_AGAIN}"
+            )
+        if any(application_id != client.pk for application_id, _revoked in rows):
+            return (
+                "This refresh token was issued to another client: refresh it without client credentials at "
+                "/auth/refresh, or with its own client's."
             )
         days = settings.REFRESH_TOKEN_LIFETIME // 86400
         return f"This refresh token expired: it was not used for {days} days. {AUTHENTICATE_AGAIN}"
