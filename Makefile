@@ -11,23 +11,36 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What running needs; `make test` and the other tools add the development extras (pytest, ruff, schemathesis,
+# Playwright, ...) on top.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: set up everything and serve on http://127.0.0.1:8000 with the embedded SQLite database and a demo vendor
-run: $(VENV)/.installed
+# Development settings for manage.py in this checkout, read by charp/settings.py when present (git-ignored; the
+# real environment wins). Written once; delete it to get the default back. Production has none.
+.env:
+	printf '%s\n' '# Development settings for this checkout, written by `make run` and read by charp/settings.py.' \
+		'# Git-ignored; variables set in the environment win. Never deploy with it.' 'DEBUG=true' > $@
+
+## run: set up everything and serve on http://127.0.0.1:8000 (PORT=8001 for another port) with the embedded SQLite
+## database and a demo vendor
+run: $(VENV)/.installed .env
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrapdemo --url http://$(HOST):$(PORT)
 	DEBUG=$${DEBUG:-true} LOG_FORMAT=$${LOG_FORMAT:-plain} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; SQLite by default, PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set
-test: $(VENV)/.installed
+test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:

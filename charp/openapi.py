@@ -105,14 +105,18 @@ def _form_and_json(schema: dict) -> dict:
 
 def _oauth_errors(*statuses: int) -> dict:
     descriptions = {
-        400: "RFC 6749 §5.2 error: `invalid_request`, `invalid_grant`, `unsupported_grant_type` or `invalid_scope`.",
-        401: "`invalid_client`: unknown client ID, wrong secret, or a suspended client. "
+        400: "RFC 6749 §5.2 error; `error_description` says what to do next. `invalid_request`: a parameter is "
+        "missing or malformed (it is named), or a JSON body was sent without `Content-Type: application/json`; "
+        "`invalid_grant`: the refresh token is unknown, expired, already used (every token from that login is then "
+        "revoked: authenticate again at /auth/token) or another client's; `invalid_scope`: the scope named is unknown "
+        "or outside your plan; `unauthorized_client`: the client is suspended; `unsupported_grant_type`.",
+        401: "`invalid_client`: unknown client ID, wrong secret, missing credentials (named) or unreadable ones. "
         "The `WWW-Authenticate: Basic` header is set.",
         405: "Only POST is accepted.",
         413: "The request body is too large.",
         415: "The body is neither JSON nor form-encoded.",
-        429: "`slow_down`: too many failed client authentications from your address; retry after `Retry-After` "
-        "seconds. Successful requests are never counted.",
+        429: "`slow_down`: too many failed client authentications (wrong credentials, or refresh tokens that are "
+        "none of ours) from your address; retry after `Retry-After` seconds. Successful requests are never counted.",
         503: ERROR_DESCRIPTIONS[503],
     }
     responses = {
@@ -140,7 +144,8 @@ AUTH_PATHS = {
             "description": "Exchange your client ID and secret for a Bearer access token and a refresh token. "
             "Send them as JSON (as below), or as an RFC 6749 form with `grant_type=client_credentials` and the "
             "credentials in HTTP Basic or the body. `grant_type=refresh_token` is accepted here too. Optionally "
-            "narrow the token with `scope` (space-separated API families of your plan).",
+            "narrow the token with `scope` (space-separated API families of your plan). The response's `scope`, like "
+            "the JWT's claim, lists the API families your plan includes now (a Free token says `brands`).",
             "security": CLIENT_AUTH,
             "requestBody": {
                 "required": True,
@@ -172,7 +177,9 @@ AUTH_PATHS = {
             "summary": "Renew an access token",
             "description": "Exchange a refresh token for a new access token and a new refresh token. The refresh "
             "token is rotated: each one works once, and reusing one revokes the whole family. Client credentials "
-            "are not required; if you send them they must match the token's client.",
+            "are not required; if you send them they must match the token's client. The new token keeps the "
+            "scope the first one was granted (you may narrow it with `scope`), and its `scope` says what your "
+            "plan allows now: after an upgrade, the refresh lists the new API families.",
             "security": [{}, {"basicAuth": []}],
             "requestBody": {
                 "required": True,
@@ -310,7 +317,11 @@ AUTH_COMPONENTS = {
             "token_type": {"type": "string", "enum": ["Bearer"]},
             "expires_in": {"type": "integer", "example": 3600},
             "refresh_token": {"type": "string", "description": "Single use; keep it secret."},
-            "scope": {"type": "string", "example": "brands campaigns tools"},
+            "scope": {
+                "type": "string",
+                "example": "brands campaigns",
+                "description": "The API families this token may call now: its scope within your plan.",
+            },
         },
     },
     "ServerMetadata": {

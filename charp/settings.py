@@ -12,6 +12,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+# A development checkout's .env (written by `make run`, git-ignored) is read when present, so that manage.py works
+# there as the README shows; a variable set in the real environment always wins over the file. CHARP_ENV_FILE names
+# another file, or "" for none (the test suite reads none). Production has no .env: nothing changes there.
+ENV_FILE = os.environ.get("CHARP_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
 # --- Mode -------------------------------------------------------------------------------------------------------
 # Development conveniences (SQLite, a fixed dev key) apply only when DEBUG is explicitly on.
 DEBUG = env.bool("DEBUG", default=False)

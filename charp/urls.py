@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from charp import docs, health
+from charp.http import errors
 from vendors.admin.site import portal
 from vendors.oauth import views
 
@@ -31,4 +32,6 @@ urlpatterns = [
     re_path(r"^docs/try/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs-try"),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
+    # Last: anything else is the JSON 404 of production, under DEBUG too (the staff portal keeps its own).
+    re_path(r"^(?!admin/)", errors.no_endpoint, name="no-endpoint"),
 ]

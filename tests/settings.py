@@ -3,6 +3,8 @@
 import os
 
 os.environ["DEBUG"] = "true"
+# Hermetic: a developer's .env (from `make run`) changes nothing here, nor in the processes the tests start.
+os.environ["CHARP_ENV_FILE"] = ""
 
 from charp.settings import *  # noqa: E402, F403
 

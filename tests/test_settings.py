@@ -99,3 +99,35 @@ def test_outside_debug_a_short_key_stops_start_up_naming_the_setting(name, value
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {name}: every key must be at least 32 bytes" in result.stderr
     assert print_keys(DEBUG="true", **{name: value}).returncode == 0  # development keys may be anything
+
+
+def test_a_dotenv_file_is_read_and_the_real_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# development\nDEBUG=true\n")
+
+    assert start(CHARP_ENV_FILE=str(dotenv)).stdout.strip() == "True"
+    production = start(CHARP_ENV_FILE=str(dotenv), DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="api.example")
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip() == "False"
+
+
+def test_without_a_dotenv_file_nothing_changes(tmp_path):
+    result = start(CHARP_ENV_FILE=str(tmp_path / "absent.env"))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_the_checkout_dotenv_is_the_default(tmp_path):
+    # Without CHARP_ENV_FILE the project's own .env is the one read; it is git-ignored, never shipped.
+    code = "import django; django.setup(); from django.conf import settings; print(settings.ENV_FILE)"
+    env = {key: value for key, value in os.environ.items() if key != "CHARP_ENV_FILE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "charp.settings", "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == str(ROOT / ".env"), result.stderr
+    assert (ROOT / ".gitignore").read_text().count("/.env") == 1

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -130,6 +131,13 @@ def permission_denied(request, exception=None):
 
 def page_not_found(request, exception=None):
     return _json_error(404, "not_found", f"No endpoint at {request.path}. See /docs for the API reference.")
+
+
+@csrf_exempt  # any method: a POST to a mistyped path is told so, not refused for a CSRF token
+def no_endpoint(request, *args, **kwargs):
+    """The last URL pattern: an unknown path answers the JSON 404 whatever DEBUG says (with DEBUG on, as under `make
+    run`, Django would render its HTML debug page instead of calling handler404)."""
+    return page_not_found(request)
 
 
 def server_error(request):

@@ -15,7 +15,9 @@ KEY = settings.JWT_SIGNING_KEYS[0]
 
 
 def issued() -> str:
-    request = SimpleNamespace(client=SimpleNamespace(client_id="client-1"), expires_in=3600, scopes=["brands"])
+    plan = SimpleNamespace(allows=lambda api: api == "brands")
+    client = SimpleNamespace(client_id="client-1", vendor=SimpleNamespace(plan=plan))
+    request = SimpleNamespace(client=client, expires_in=3600, scopes=["brands"])
     return generate_access_token(request)
 
 

@@ -116,6 +116,7 @@ def test_credentials_sent_to_refresh_must_match_the_token(client, api, free_vend
 
     wrong_owner = refresh(client, token, **credentials(other))
     assert wrong_owner.status_code == 400 and wrong_owner.json()["error"] == "invalid_grant"
+    assert wrong_owner.json()["error_description"].startswith("This refresh token was issued to another client")
     wrong_secret = refresh(client, token, client_id=free_vendor.vendor.client_id, client_secret="bad")
     assert wrong_secret.status_code == 401
     wrong_id_alone = refresh(client, token, client_id=other.vendor.client_id)
@@ -198,3 +199,58 @@ def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(free_vendor):
     # detection may then revoke the family: safe, and the client simply authenticates again.)
     family = RefreshToken.objects.get(token_checksum=token_checksum(token)).token_family
     assert RefreshToken.objects.filter(token_family=family).count() == 2
+
+
+@pytest.mark.parametrize("kind", ["unknown", "empty", "garbage", "access token"])
+def test_a_refresh_token_that_is_none_of_ours_is_invalid_grant(client, api, free_vendor, kind):
+    tokens = get_token(api, free_vendor)
+    value = {"unknown": "x" * 43, "empty": "", "garbage": "\u00e9 ;; not a token", "access token": None}[kind]
+    value = tokens["access_token"] if value is None else value
+
+    response = refresh(client, value)
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "invalid_grant"
+    assert "WWW-Authenticate" not in response
+    assert "client ID" not in body["error_description"]
+    assert "/auth/token" in body["error_description"]
+    if kind == "access token":
+        assert body["error_description"].startswith("This is an access token, not a refresh token")
+
+
+def test_a_missing_refresh_token_is_named(client, db):
+    for path in ("/auth/refresh", "/auth/token"):
+        response = as_json(client, path, {"grant_type": "refresh_token"})
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert response.json()["error_description"].startswith("The refresh_token parameter is missing")
+
+
+def test_reuse_says_the_login_was_revoked_and_to_authenticate_again(client, api, free_vendor):
+    first = get_token(api, free_vendor)
+    refresh(client, first["refresh_token"])
+
+    replay = refresh(client, first["refresh_token"]).json()
+
+    assert replay["error"] == "invalid_grant"
+    assert "every token from that login has been revoked" in replay["error_description"]
+    assert "Authenticate with your client credentials at /auth/token" in replay["error_description"]
+
+
+def test_a_refresh_may_narrow_but_not_widen_and_names_the_scope(client, api, enterprise_vendor):
+    token = get_token(api, enterprise_vendor, scope="brands campaigns")["refresh_token"]
+
+    widened = refresh(client, token, scope="brands tools")
+    assert widened.status_code == 400 and widened.json()["error"] == "invalid_scope"
+    assert "'tools'" in widened.json()["error_description"]
+    assert refresh(client, token, scope="campaigns").json()["scope"] == "campaigns"
+
+
+def test_a_refresh_cannot_ask_for_a_scope_beyond_the_plan(client, api, free_vendor):
+    token = get_token(api, free_vendor)["refresh_token"]
+
+    response = refresh(client, token, scope="tools")
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+    assert "Free plan does not include 'tools'" in response.json()["error_description"]

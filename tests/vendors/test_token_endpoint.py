@@ -237,3 +237,82 @@ def test_issuing_a_token_costs_a_fixed_number_of_queries(client, free_vendor, dj
     # elsewhere DOT's transaction, access token, refresh token, commit.
     with django_assert_num_queries(2 if connection.vendor == "postgresql" else 5):
         assert as_json(client, "/auth/token", credentials(free_vendor)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("plan", "scope"), [("free", "brands"), ("standard", "brands campaigns"), ("enterprise", "brands campaigns tools")]
+)
+def test_the_default_scope_says_what_the_plan_allows(client, make_vendor, plan, scope):
+    body = as_json(client, "/auth/token", credentials(make_vendor(plan))).json()
+
+    assert body["scope"] == scope
+    claims = jwt.decode(
+        body["access_token"], settings.JWT_SIGNING_KEYS[0], algorithms=["HS256"], audience=settings.JWT_AUDIENCE
+    )
+    assert claims["scope"] == scope
+
+
+def test_a_default_token_keeps_following_the_plan_and_says_so_at_its_refresh(client, api, free_vendor):
+    tokens = as_json(client, "/auth/token", credentials(free_vendor)).json()
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+    assert api.get("/campaigns", **bearer).json()["error"] == "plan_forbidden"
+
+    services.vendor_plan_set(vendor=free_vendor.vendor, plan=services.plan_get(code="standard"))
+
+    # The plan is checked live: the upgrade reaches the token already issued; its refresh says what it can do now.
+    assert api.get("/campaigns", **bearer).status_code == 200
+    refreshed = as_json(client, "/auth/refresh", {"refresh_token": tokens["refresh_token"]}).json()
+    assert refreshed["scope"] == "brands campaigns"
+    services.vendor_plan_set(vendor=free_vendor.vendor, plan=services.plan_get(code="free"))
+    assert api.get("/campaigns", HTTP_AUTHORIZATION=f"Bearer {refreshed['access_token']}").status_code == 403
+
+
+def test_a_narrowed_token_is_told_to_get_a_new_token(client, api, enterprise_vendor):
+    token = as_json(client, "/auth/token", {**credentials(enterprise_vendor), "scope": "brands"}).json()
+
+    response = api.get("/campaigns", HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
+
+    assert response.status_code == 403 and response.json()["error"] == "insufficient_scope"
+    assert "Get a new token at /auth/token" in response.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "named"), [("brands tools", "'tools'"), ("everything", "'everything'"), ("brands  x y", "'x', 'y'")]
+)
+def test_invalid_scope_names_the_scope(client, free_vendor, scope, named):
+    body = assert_oauth_error(
+        as_json(client, "/auth/token", {**credentials(free_vendor), "scope": scope}), 400, "invalid_scope"
+    )
+
+    assert named in body["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [({}, "client_id and client_secret are missing"), ({"client_secret": "x"}, "client_id is missing")],
+)
+def test_missing_credentials_name_the_field(client, db, body, named):
+    error = assert_oauth_error(as_json(client, "/auth/token", body), 401, "invalid_client")
+
+    assert error["error_description"].startswith(named)
+
+
+def test_a_missing_secret_is_named(client, free_vendor):
+    body = {"client_id": free_vendor.vendor.client_id}
+
+    error = assert_oauth_error(as_json(client, "/auth/token", body), 401, "invalid_client")
+
+    assert error["error_description"].startswith("client_secret is missing")
+
+
+@pytest.mark.parametrize("right_secret", [True, False])
+def test_json_sent_as_a_form_is_told_to_send_the_header(client, free_vendor, right_secret):
+    # curl -d '{"client_id": ...}' without -H "Content-Type: application/json" labels the body a form.
+    secret = free_vendor.client_secret if right_secret else "wrong"
+    body = json.dumps({"client_id": free_vendor.vendor.client_id, "client_secret": secret})
+
+    for _ in range(settings.AUTH_FAILURES_PER_CLIENT + 2):  # never counted as a failed authentication
+        response = client.post("/auth/token", body, content_type="application/x-www-form-urlencoded")
+        error = assert_oauth_error(response, 400, "invalid_request")
+        assert "Content-Type: application/json" in error["error_description"]
+    assert not AccessToken.objects.exists()

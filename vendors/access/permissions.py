@@ -29,4 +29,10 @@ def check_plan_and_scope(access_token: AccessToken, api_family: str) -> None:
             extra={"plan": vendor.plan.code, "api": api_family, "plans_including": [plan.code for plan in plans]},
         )
     if api_family not in access_token.scope.split():
-        raise InsufficientScope(f"This access token's scope does not include '{api_family}'. Request a token with it.")
+        # Only a token narrowed with `scope` lacks a family its plan includes: one granted by default has them all, and
+        # the live plan check above decides (vendors/oauth/server.py, validate_scopes).
+        raise InsufficientScope(
+            f"This access token was issued with scope '{access_token.scope}', which does not include '{api_family}' "
+            f"(a refresh keeps a token's scope). Get a new token at /auth/token without scope, or with one that "
+            f"includes '{api_family}'."
+        )

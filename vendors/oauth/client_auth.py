@@ -78,6 +78,9 @@ class TokenRequest:
     tags: store.Tags | None = None
     issued: store.Issued | None = None
     issuance: object | None = field(default=None)  # vendors.limits.issuance.Issuance, set by the validator
+    # Set by the validator when the request failed to identify a client without a 401 (an unknown refresh token at
+    # /auth/refresh): the view counts it against the failure budget as it counts a 401.
+    failed_authentication: bool = False
 
 
 _current: ContextVar[TokenRequest | None] = ContextVar("token_request", default=None)

@@ -12,7 +12,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import SettingsScopes
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2 import BearerToken, ResourceEndpoint, RevocationEndpoint, TokenEndpoint
-from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
 from charp.http.logs import client_id_var
@@ -20,12 +20,67 @@ from vendors.caching import lookups
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
 from vendors.oauth.client_secrets import verify_client_secret
-from vendors.oauth.tokens import token_checksum
+from vendors.oauth.tokens import HEADER, effective_scopes, token_checksum
 
 CHANGED_MEANWHILE = (
     "This client was suspended, its tokens revoked or its secret rotated while the request was processed. "
     "Authenticate again with your current credentials."
 )
+SEND_CREDENTIALS = (
+    'send {"client_id": "...", "client_secret": "..."} with Content-Type: application/json, or HTTP Basic '
+    "(RFC 6749 §2.3.1)."
+)
+MALFORMED_CREDENTIALS = (
+    "The client credentials cannot be read: an HTTP Basic header must be base64 of client_id:client_secret, a client "
+    "ID is at most 100 printable ASCII characters, and a client_id in the body must name the Basic header's client. "
+    "Send the client ID and secret you were given, once."
+)
+AUTHENTICATE_AGAIN = "Authenticate with your client credentials at /auth/token for new tokens."
+RACE_LOST = (
+    "This refresh token was just used by a concurrent request, which received its successor: use that one. "
+    f"{AUTHENTICATE_AGAIN}"
+)
+
+
+def _missing_credentials(presented: client_auth.Presented) -> str:
+    absent = {"client_id": not presented.client_id, "client_secret": presented.secret is None}
+    missing = [name for name, is_absent in absent.items() if is_absent]
+    return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: {SEND_CREDENTIALS}"
+
+
+def refuse_scopes_beyond_the_plan(scopes: list[str], client, request) -> None:
+    """invalid_scope naming the scopes asked for that are unknown, or that the client's plan does not include."""
+    unknown = [scope for scope in scopes if scope not in oauth2_settings.SCOPES]
+    if unknown:
+        raise errors.InvalidScopeError(
+            description=f"Unknown scope {', '.join(repr(scope) for scope in unknown)}: ask for "
+            f"{', '.join(oauth2_settings.SCOPES)} (space-separated), or leave scope out for every API your plan "
+            "includes.",
+            request=request,
+        )
+    plan = client.vendor.plan
+    beyond = [scope for scope in scopes if not plan.allows(scope)]
+    if beyond:
+        raise errors.InvalidScopeError(
+            description=f"Your {plan.name} plan does not include {', '.join(repr(scope) for scope in beyond)}: ask "
+            f"only for {' '.join(plan.apis) or 'nothing'}, or leave scope out for every API your plan includes.",
+            request=request,
+        )
+
+
+def unknown_refresh_token(presented: str) -> str:
+    """What to tell a caller whose refresh token matches no row (nothing of the value is echoed)."""
+    if not presented:
+        return f"The refresh_token is empty: send the refresh_token of your last token response. {AUTHENTICATE_AGAIN}"
+    if presented.startswith(f"{HEADER}."):
+        return (
+            "This is an access token, not a refresh token: send the refresh_token member of your last token "
+            f"response. {AUTHENTICATE_AGAIN}"
+        )
+    return (
+        "This refresh token is unknown: send the refresh_token of your last token response exactly as given (each "
+        f"refresh returns a new one). {AUTHENTICATE_AGAIN}"
+    )
 
 
 class ClientCredentialsWithRefreshGrant(ClientCredentialsGrant):
@@ -105,8 +160,10 @@ class Validator(OAuth2Validator):
         # (vendors/oauth/client_auth.py).
         current = client_auth.current()
         presented = current.presented
-        if presented.malformed or not presented.client_id or presented.secret is None:
-            return False
+        if presented.malformed:
+            raise errors.InvalidClientError(description=MALFORMED_CREDENTIALS, request=request)
+        if not presented.client_id or presented.secret is None:
+            raise errors.InvalidClientError(description=_missing_credentials(presented), request=request)
         client = self._load_application(presented.client_id, request)
         if not verify_client_secret(getattr(client, "vendor", None), presented.secret):
             request.client = None
@@ -128,11 +185,59 @@ class Validator(OAuth2Validator):
         return True
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
-        # Without an explicit scope the token covers every API family and the plan, checked live on each request,
-        # decides; so an upgrade takes effect on tokens already issued, and a downgrade bites at once.
-        if not request.scope:
+        # Without an explicit scope the token is granted every API family and the plan, checked live on each request,
+        # decides; so an upgrade takes effect on tokens already issued, and a downgrade bites at once. What the plan
+        # allows at issuance is what the response and the JWT say (save_token, tokens.effective_scopes).
+        if request.scope:
+            refuse_scopes_beyond_the_plan(scopes, client, request)
+        return True
+
+    def save_token(self, token, request, *args, **kwargs):
+        # The row keeps the grant (the scope asked for, or every family), which the gate checks against the live plan
+        # and a refresh carries on (RFC 6749 §6); the response says what the plan allows now, as the JWT's claim does.
+        super().save_token(token, request, *args, **kwargs)
+        token["scope"] = " ".join(effective_scopes(request))
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            if request.scope:
+                refuse_scopes_beyond_the_plan(utils.scope_to_list(request.scope), client, request)
             return True
-        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+        raise errors.InvalidGrantError(description=self._refresh_refusal(refresh_token, client), request=request)
+
+    @staticmethod
+    def _refresh_refusal(refresh_token: str, client) -> str:
+        """Why DOT refused this refresh token (read after it decided, on this failure path only)."""
+        rows = list(
+            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token)).values_list(
+                "application_id", "revoked"
+            )
+        )
+        if not rows:
+            return unknown_refresh_token(refresh_token)
+        # Revoked first: DOT has then revoked the whole family, whoever presented it.
+        if any(revoked is not None for _application_id, revoked in rows):
+            return (
+                "This refresh token was already used or revoked, so every token from that login has been revoked "
+                f"(a reused refresh token may have been stolen). {AUTHENTICATE_AGAIN}"
+            )
+        if any(application_id != client.pk for application_id, _revoked in rows):
+            return (
+                "This refresh token was issued to another client: refresh it without client credentials at "
+                "/auth/refresh, or with its own client's."
+            )
+        days = settings.REFRESH_TOKEN_LIFETIME // 86400
+        return f"This refresh token expired: it was not used for {days} days. {AUTHENTICATE_AGAIN}"
+
+    def is_within_original_scope(self, request_scopes, refresh_token, request, *args, **kwargs):
+        granted = utils.scope_to_list(self.get_original_scopes(refresh_token, request))
+        beyond = [scope for scope in request_scopes if scope not in granted]
+        raise errors.InvalidScopeError(
+            description=f"This refresh token's grant does not include {', '.join(repr(s) for s in beyond)}: a refresh "
+            "may narrow a token's scope, never widen it. Leave scope out, or get a new token with that scope at "
+            "/auth/token.",
+            request=request,
+        )
 
     def _check_and_set_request_resource(self, request):
         """RFC 8707: this platform is the one resource server its tokens are for."""
@@ -186,7 +291,7 @@ class Validator(OAuth2Validator):
             # others a 200 with the winner's blank (hashed-at-rest) tokens (DESIGN.md, decision 4).
             live = RefreshToken.objects.select_for_update().filter(pk=previous.pk, revoked__isnull=True)
             if not list(live.values_list("pk", flat=True)):
-                raise errors.InvalidGrantError(description="The refresh token has already been used.", request=request)
+                raise errors.InvalidGrantError(description=RACE_LOST, request=request)
             # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
             client_auth.current().issuance = count_refresh(vendor.plan, request.client.client_id)
         return super()._save_bearer_token(token, request, *args, **kwargs)
@@ -214,7 +319,7 @@ class RefreshValidator(Validator):
     def authenticate_client_id(self, client_id, request, *args, **kwargs):
         presented = request.refresh_token
         if not isinstance(presented, str) or not presented:
-            return False
+            self._unknown(presented if isinstance(presented, str) else "", request)
         # Neither first() nor get(): several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)),
         # all of one client, and first()'s ORDER BY id LIMIT 1 lets PostgreSQL walk the primary key instead of the
         # checksum index when its statistics are missing (after a restore or a bulk load): a scan of the whole table
@@ -222,11 +327,25 @@ class RefreshValidator(Validator):
         checksum = token_checksum(presented)
         owners = RefreshToken.objects.filter(token_checksum=checksum).values_list("application__client_id", flat=True)
         owner = next(iter(owners), None)
-        if owner is None or (client_id and client_id != owner):
+        if owner is None:
+            self._unknown(presented, request)
+        if client_id and client_id != owner:
             return False
         client = self._load_application(owner, request)
-        if client is None or not client.vendor.is_active:
+        if client is None:
             return False
+        if not client.vendor.is_active:
+            raise errors.UnauthorizedClientError(
+                description="This client is suspended. Contact Charp support to reactivate it.", request=request
+            )
         request.client_id = owner
         client_id_var.set(owner)  # for the access log
         return True
+
+    @staticmethod
+    def _unknown(presented: str, request):
+        # A refresh token that names no client is a failed client authentication here (it is this endpoint's
+        # credential): counted against the address's failure budget like a 401, though answered 400 invalid_grant
+        # (RFC 6749 §5.2), since no client ID was sent to be wrong.
+        client_auth.current().failed_authentication = True
+        raise errors.InvalidGrantError(description=unknown_refresh_token(presented), request=request)

@@ -25,13 +25,22 @@ def generate_access_token(request, refresh_token: bool = False) -> str:
         "iat": now,
         "jti": uuid.uuid4().hex,
         "client_id": client_id,
-        "scope": " ".join(request.scopes or []),
+        "scope": " ".join(effective_scopes(request)),
     }
     # Byte for byte what jwt.encode(claims, key, "HS256") gives (tested), without its general machinery: the spec's
     # header {"alg":"HS256","typ":"JWT"}, compact JSON claims, an HMAC-SHA256 signature.
     signed = f"{HEADER}.{_b64encode(json.dumps(claims, separators=(',', ':')).encode())}"
     signature = hmac.digest(settings.JWT_SIGNING_KEYS[0].encode(), signed.encode(), "sha256")
     return f"{signed}.{_b64encode(signature)}"
+
+
+def effective_scopes(request) -> list[str]:
+    """What the token being issued can do now: its granted scopes that the client's plan includes.
+
+    The token's row keeps the grant (every family unless the client narrowed it), which the gate checks against the
+    live plan on each request; the token response and the JWT's `scope` claim say what that allows at issuance."""
+    plan = request.client.vendor.plan
+    return [scope for scope in request.scopes or [] if plan.allows(scope)]
 
 
 def generate_refresh_token(request) -> str:

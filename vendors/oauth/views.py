@@ -19,15 +19,29 @@ from vendors.oauth.server import RefreshValidator, Validator
 MAX_PARAMETER_LENGTH = 4096
 LIMIT_HEADERS = ("Retry-After", "RateLimit-Policy", "RateLimit")
 GRANT_TYPES = ("client_credentials", "refresh_token")
+# Each says what to do next; the validator (vendors/oauth/server.py) gives more precise ones where it can.
 DEFAULT_DESCRIPTIONS = {
-    "invalid_client": "Client authentication failed: unknown client ID or wrong client secret.",
-    "invalid_grant": "The refresh token is invalid, expired, revoked or already used.",
-    "unsupported_grant_type": "Supported grant types are client_credentials and refresh_token.",
-    "invalid_scope": "The requested scope is unknown or not included in this client's plan.",
-    "unauthorized_client": "This client may not use this grant.",
-    "unsupported_token_type": "token_type_hint must be access_token or refresh_token.",
-    "invalid_request": "The request is malformed.",
+    "invalid_client": "Client authentication failed: unknown client ID or wrong client secret. Check both (after a "
+    "rotation the previous secret works only during its grace period) and send them again.",
+    "invalid_grant": "The refresh token is invalid, expired, revoked or already used. Authenticate with your client "
+    "credentials at /auth/token for new tokens.",
+    "unsupported_grant_type": "Supported grant types are client_credentials and refresh_token: leave grant_type out "
+    "at /auth/token, or send a refresh_token to /auth/refresh.",
+    "invalid_scope": "The requested scope is unknown or not included in this client's plan: ask for brands, "
+    "campaigns or tools within your plan, or leave scope out.",
+    "unauthorized_client": "This client may not use this grant: use client_credentials or refresh_token.",
+    "unsupported_token_type": "token_type_hint must be access_token or refresh_token: send one of them, or leave it "
+    "out.",
+    "invalid_request": "The request is malformed: see /docs for this endpoint's parameters.",
 }
+JSON_AS_FORM = (
+    "The body looks like JSON, but its Content-Type says a form (curl -d sends application/x-www-form-urlencoded "
+    "unless told otherwise): send the header Content-Type: application/json."
+)
+REFRESH_PARAMETER_MISSING = (
+    'The refresh_token parameter is missing: send {"refresh_token": "..."} with the refresh_token of your last '
+    "token response, or authenticate with your client credentials at /auth/token for new tokens."
+)
 
 
 class InvalidRequest(Exception):
@@ -63,6 +77,10 @@ def parse_parameters(request: HttpRequest) -> dict[str, str]:
                 raise InvalidRequest("The JSON body must be an object.")
             params = {key: value for key, value in data.items() if value is not None}
         elif request.content_type == "application/x-www-form-urlencoded":
+            if request.body.lstrip()[:1] == b"{":
+                # No form starts with "{": a JSON object sent without its header, which Django would read as one odd
+                # parameter name (and the credentials in it as missing).
+                raise InvalidRequest(JSON_AS_FORM)
             params = {}
             for key, values in request.POST.lists():
                 if len(values) > 1:
@@ -160,7 +178,7 @@ class OAuthView(View):
         check = guard.check(presented.client_id, count_issuance=counts_issuance)
         with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
             response = self.respond(request, params)
-        if response.status_code == 401:
+        if response.status_code == 401 or handled.failed_authentication:
             # Only failures are slowed: over the budget a failure is answered 429 and not counted again, and a request
             # whose credentials are right was served above.
             if check.wait:
@@ -188,6 +206,8 @@ class OAuthView(View):
     def respond(self, request: HttpRequest, params: dict[str, str]) -> HttpResponse:
         if params.get("grant_type") not in (*GRANT_TYPES, None):
             return oauth_error("unsupported_grant_type", DEFAULT_DESCRIPTIONS["unsupported_grant_type"])
+        if params.get("grant_type") == "refresh_token" and "refresh_token" not in params:
+            return oauth_error("invalid_request", REFRESH_PARAMETER_MISSING)
         _uri, headers, body, status = _dot_backend(self.validator_class).create_token_response(request)
         return _oauthlib_response(request, headers, body, status)
 
