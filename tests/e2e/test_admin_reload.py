@@ -39,17 +39,19 @@ def test_add_vendor_secret_survives_no_reload_back_button_or_second_tab(page, lo
     page.fill("#id_name", "Acme Media")
     page.select_option("#id_plan", label="Standard")
     page.click("input[name=_save]")
-    page.wait_for_url(REVEAL_URL)
+    page.wait_for_selector("#client-secret")
     reveal_url = page.url
     client_id, secret = page.inner_text("#client-id"), page.inner_text("#client-secret")
+
+    response = page.reload()
+    assert Vendor.objects.count() == 1
+    assert response.status == 410 and ALREADY_SHOWN in page.content() and secret not in page.content()
+    assert REVEAL_URL.search(reveal_url)
 
     second_tab = page.context.new_page()
     response = second_tab.goto(reveal_url)
     assert response.status == 410 and ALREADY_SHOWN in second_tab.content() and secret not in second_tab.content()
     second_tab.close()
-
-    response = page.reload()
-    assert response.status == 410 and ALREADY_SHOWN in page.content() and secret not in page.content()
 
     page.click("#continue")
     page.wait_for_url(re.compile(r"/change/$"))
@@ -83,11 +85,13 @@ def test_rotation_happens_once_whatever_the_reload_back_button_second_tab_or_res
     page.goto(vendor_url(vendor, "rotate-secret"))
     form = panel_form(page)
     page.click("input[type=submit]")  # the default grace: 24 hours
-    page.wait_for_url(REVEAL_URL)
+    page.wait_for_selector("#client-secret")
     reveal_url = page.url
     new_secret = page.inner_text("#client-secret")
 
     response = page.reload()
+    assert events(AuditEvent.Action.ROTATE_SECRET) == 1
+    assert http.token(vendor.client_id, issued.client_secret)[0] == 200  # reloading must not end the grace
     assert response.status == 410 and ALREADY_SHOWN in page.content() and new_secret not in page.content()
     other = page.context.new_page()
     assert other.goto(reveal_url).status == 410 and ALREADY_SHOWN in other.content()
@@ -102,7 +106,7 @@ def test_rotation_happens_once_whatever_the_reload_back_button_second_tab_or_res
     stale_tab.click("input[type=submit]")
     stale_tab.wait_for_url(f"**{vendor_url(vendor)}")
     assert "nothing was done" in stale_tab.content()
-    assert resend(page, vendor_url(vendor, "rotate-secret"), form).status == 303
+    assert resend(page, vendor_url(vendor, "rotate-secret"), form).status in (302, 303)
 
     assert events(AuditEvent.Action.ROTATE_SECRET) == 1
     # No outage: the production secret still works in its grace period, next to the one shown.
@@ -177,7 +181,7 @@ def test_a_confirmed_action_happens_once_on_reload_back_button_second_tab_and_re
     page.go_forward()
     stale_tab.click(button)  # the second tab, confirmed on the state before the action
     stale_tab.wait_for_url(f"**{result_url}")
-    assert resend(page, confirm_url, form).status == 303  # the browser's "Resend" of the first POST
+    assert resend(page, confirm_url, form).status in (302, 303)  # the browser's "Resend" of the first POST
 
     assert events(audited) == before + 1
     if action is _plan:
