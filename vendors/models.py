@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from oauth2_provider.models import Application
 
@@ -58,12 +59,26 @@ class Vendor(models.Model):
     # the row's lock; a token is only written while this row still holds the generation its request authenticated
     # against (vendors/writes.py, `issuance_lock`), so no token can outlive the action that revoked its siblings.
     token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # When each live secret last obtained a token, to the USAGE_FLUSH_INTERVAL: recorded in the process on the token
+    # path and written with the usage flush (vendors/limits/last_used.py), never by the token request itself.
+    secret_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_secret_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Also the version a confirmation page was rendered for: every staff action saves the row (so moves it), and a
+    # confirmed action whose page saw an older value is refused rather than repeated (services.StaleAction).
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("manage_credentials", "Can create, rotate, suspend and revoke vendor credentials")]
+        constraints = [
+            # "Acme" and "ACME" are one company: a second registration is refused, never a second set of credentials.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="vendor_name_unique_ci",
+                violation_error_message="A vendor with this name already exists (names are compared ignoring case).",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -93,12 +108,16 @@ class AuditEvent(models.Model):
         CHANGE_PLAN = "change_plan", "Plan changed"
         REVOKE_TOKENS = "revoke_tokens", "Tokens revoked"
         UPDATE = "update", "Vendor details changed"
+        CREATE_PLAN = "create_plan", "Plan created"
+        EDIT_PLAN = "edit_plan", "Plan edited"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=150, help_text="The staff username, or 'command line'.")
     vendor = models.ForeignKey(Vendor, null=True, on_delete=models.SET_NULL, related_name="audit_events")
-    vendor_name = models.CharField(max_length=200)
+    vendor_name = models.CharField(max_length=200, blank=True)
+    # Set for the events about a plan itself (its limits edited in the portal); vendor events leave it empty.
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
     action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
     changes = models.JSONField(default=dict, blank=True)
 
@@ -106,7 +125,8 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()}: {self.vendor_name} by {self.actor_label}"
+        subject = self.vendor_name or (f"plan {self.changes.get('plan', '')}" if self.plan_id else "")
+        return f"{self.get_action_display()}: {subject} by {self.actor_label}"
 
 
 class UsageDay(models.Model):
@@ -123,3 +143,30 @@ class UsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_id} on {self.date}: {self.requests}"
+
+
+class SecretReveal(models.Model):
+    """A freshly issued secret waiting for its one view on the GET page the action redirected to (PRG).
+
+    Only ciphertext is stored (AES-GCM under a key derived from SECRET_KEY, which is not in the database), bound to
+    the staff user and session that issued it; the view that shows it deletes the row, and the one whose DELETE
+    removed it is the only one that shows the secret. Unviewed rows expire after REVEAL_SECONDS and are pruned.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Vendor created"
+        ROTATED = "rotated", "Secret rotated"
+
+    # The URL's random part is never stored: only its hash, so a database dump names no reveal URL either.
+    id_hash = models.CharField(max_length=64, unique=True)
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_hash = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    ciphertext = models.BinaryField()
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: vendor {self.vendor_id}, until {self.expires_at}"

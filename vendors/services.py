@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
@@ -25,6 +25,39 @@ class IssuedSecret:
     vendor: Vendor
     client_secret: str
     previous_secret_expires_at: datetime | None = None
+
+
+class StaleAction(ValidationError):
+    """A confirmed action whose page showed the vendor in a state it is no longer in: refused, not repeated.
+
+    Every confirmation form carries the `updated_at` it was rendered for (`version`); every staff action saves the
+    vendor's row, so a re-sent POST, a double click or a stale second tab finds a newer value under the row lock and
+    does nothing. The first of two identical requests wins; the second changes nothing and audits nothing.
+    """
+
+
+NAME_TAKEN = "A vendor named “{name}” already exists (names are compared ignoring case). Choose another name."
+
+
+def vendor_version(vendor: Vendor) -> str:
+    """The value a confirmation form carries to prove which state of the vendor it was shown for."""
+    return vendor.updated_at.isoformat()
+
+
+def _check_version(vendor: Vendor, version: str | None) -> None:
+    # None: a caller that confirms nothing (the commands, the tests' direct calls).
+    if version is not None and version != vendor_version(vendor):
+        raise StaleAction(
+            f"{vendor} changed after this page was shown (another tab, a second click or a resent form), "
+            "so nothing was done. Check the vendor and try again if it is still needed."
+        )
+
+
+def name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
+    others = Vendor.objects.filter(name__iexact=name.strip())
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
 
 
 def _audit(*, vendor: Vendor, actor: AbstractBaseUser | None, action: str, changes: dict | None = None) -> None:
@@ -53,16 +86,31 @@ def vendor_get(*, client_id: str) -> Vendor:
         raise ValidationError(f"No vendor has the client ID '{client_id}'.") from None
 
 
-@transaction.atomic
 def vendor_create(
     *, name: str, plan: Plan, contact_email: str = "", actor: AbstractBaseUser | None = None
 ) -> IssuedSecret:
-    """Register a vendor with a service user and confidential client-credentials OAuth client."""
+    """Register a vendor with a service user and confidential client-credentials OAuth client.
+
+    A name already taken (ignoring case) is refused: a resent "add vendor" form never creates a second vendor.
+    """
     name = name.strip()
     if not name or len(name) > 200:
         raise ValidationError("A vendor name is required (at most 200 characters).")
     if contact_email:
         validate_email(contact_email)
+    if name_taken(name):
+        raise ValidationError(NAME_TAKEN.format(name=name), code="name_taken")
+    try:
+        return _vendor_create(name=name, plan=plan, contact_email=contact_email, actor=actor)
+    except IntegrityError:
+        # Two simultaneous requests with the same name: the unique constraint lets one in.
+        if name_taken(name):
+            raise ValidationError(NAME_TAKEN.format(name=name), code="name_taken") from None
+        raise
+
+
+@transaction.atomic
+def _vendor_create(*, name: str, plan: Plan, contact_email: str, actor: AbstractBaseUser | None) -> IssuedSecret:
     secret = new_secret()
     application = Application(
         name=name,
@@ -93,6 +141,7 @@ def vendor_secret_rotate(
     grace: timedelta = DEFAULT_GRACE,
     revoke_tokens: bool = False,
     actor: AbstractBaseUser | None = None,
+    version: str | None = None,
 ) -> IssuedSecret:
     """Issue a new secret; the current one keeps working for `grace`, and any older grace ends now.
 
@@ -101,18 +150,31 @@ def vendor_secret_rotate(
     if grace < timedelta(0):
         raise ValidationError("The grace period cannot be negative.")
     vendor = _locked(vendor)
+    _check_version(vendor, version)
     application = vendor.application
     secret = new_secret()
     if grace:
         vendor.previous_secret_hash = application.client_secret
         vendor.previous_secret_expires_at = timezone.now() + grace
+        # The current secret's last use moves with it (counts still pending in a worker follow its hash there too).
+        vendor.previous_secret_last_used_at = vendor.secret_last_used_at
     else:
         vendor.previous_secret_hash = ""
         vendor.previous_secret_expires_at = None
+        vendor.previous_secret_last_used_at = None
         revoke_tokens = True
+    vendor.secret_last_used_at = None
     application.client_secret = hash_secret(secret)
     application.save(update_fields=["client_secret", "updated"])
-    vendor.save(update_fields=["previous_secret_hash", "previous_secret_expires_at", "updated_at"])
+    vendor.save(
+        update_fields=[
+            "previous_secret_hash",
+            "previous_secret_expires_at",
+            "secret_last_used_at",
+            "previous_secret_last_used_at",
+            "updated_at",
+        ]
+    )
     changes = {"grace_seconds": int(grace.total_seconds()), "revoke_tokens": revoke_tokens}
     _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.ROTATE_SECRET, changes=changes)
     if revoke_tokens:
@@ -134,6 +196,8 @@ def vendor_update(
         validate_email(contact_email)
     # Compare with the stored row, not the caller's instance, which a form may already have modified.
     vendor = Vendor.objects.select_for_update().select_related("application").get(pk=vendor.pk)
+    if name.lower() != vendor.name.lower() and name_taken(name, exclude_pk=vendor.pk):
+        raise ValidationError(NAME_TAKEN.format(name=name), code="name_taken")
     changes = {
         field: [getattr(vendor, field), value]
         for field, value in (("name", name), ("contact_email", contact_email))
@@ -151,8 +215,12 @@ def vendor_update(
 
 
 @transaction.atomic
-def vendor_plan_set(*, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | None = None) -> Vendor:
+def vendor_plan_set(
+    *, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | None = None, version: str | None = None
+) -> Vendor:
     """Move a vendor to another plan; it applies to tokens already issued, on their next request."""
+    vendor = _locked(vendor)
+    _check_version(vendor, version)
     previous = vendor.plan
     if previous.pk == plan.pk:
         return vendor
@@ -168,9 +236,10 @@ def vendor_plan_set(*, vendor: Vendor, plan: Plan, actor: AbstractBaseUser | Non
 
 
 @transaction.atomic
-def vendor_suspend(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
+def vendor_suspend(*, vendor: Vendor, actor: AbstractBaseUser | None = None, version: str | None = None) -> Vendor:
     """Suspend a vendor: every token dies now and no new one is issued until reactivation."""
     vendor = _locked(vendor)
+    _check_version(vendor, version)
     if vendor.status == Vendor.Status.SUSPENDED:
         return vendor
     vendor.status = Vendor.Status.SUSPENDED
@@ -181,9 +250,10 @@ def vendor_suspend(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> 
 
 
 @transaction.atomic
-def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> Vendor:
+def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None, version: str | None = None) -> Vendor:
     """Let a suspended vendor authenticate again; the tokens the suspension ended stay dead."""
     vendor = _locked(vendor)
+    _check_version(vendor, version)
     if vendor.status == Vendor.Status.ACTIVE:
         return vendor
     vendor.status = Vendor.Status.ACTIVE
@@ -193,9 +263,11 @@ def vendor_reactivate(*, vendor: Vendor, actor: AbstractBaseUser | None = None) 
 
 
 @transaction.atomic
-def vendor_tokens_revoke(*, vendor: Vendor, actor: AbstractBaseUser | None = None) -> int:
+def vendor_tokens_revoke(*, vendor: Vendor, actor: AbstractBaseUser | None = None, version: str | None = None) -> int:
     """Revoke every access and refresh token of a vendor; returns how many access tokens died."""
-    return _end_every_token(vendor=_locked(vendor), actor=actor)
+    vendor = _locked(vendor)
+    _check_version(vendor, version)
+    return _end_every_token(vendor=vendor, actor=actor)
 
 
 def _locked(vendor: Vendor) -> Vendor:
@@ -230,7 +302,11 @@ def _end_every_token(*, vendor: Vendor, actor: AbstractBaseUser | None) -> int:
 
 @transaction.atomic
 def access_token_revoke(*, vendor: Vendor, token_id: int, actor: AbstractBaseUser | None = None) -> bool:
-    """Revoke one access token of a vendor (and the refresh token bound to it)."""
+    """Revoke one access token of a vendor (and the refresh token bound to it); False if it was no longer active.
+
+    Under the vendor's lock, so two simultaneous confirmations revoke (and audit) it once: the second finds it gone.
+    """
+    vendor = _locked(vendor)
     token = AccessToken.objects.filter(pk=token_id, application_id=vendor.application_id).first()
     if token is None:
         return False
@@ -241,3 +317,47 @@ def access_token_revoke(*, vendor: Vendor, token_id: int, actor: AbstractBaseUse
         token.revoke()
     _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.REVOKE_TOKENS, changes={"access_token_id": token_id})
     return True
+
+
+PLAN_FIELDS = (
+    "code",
+    "name",
+    "includes_brands",
+    "includes_campaigns",
+    "includes_tools",
+    "requests_per_minute",
+    "monthly_quota",
+    "tokens_per_hour",
+)
+
+
+def plan_snapshot(plan: Plan) -> dict:
+    return {field: getattr(plan, field) for field in PLAN_FIELDS}
+
+
+@transaction.atomic
+def plan_save(*, plan: Plan, before: dict | None, actor: AbstractBaseUser | None = None) -> Plan:
+    """Save a plan edited in the portal and audit it: each changed field from → to (`before` is None for a new plan).
+
+    A plan's limits apply to every vendor on it, so its edits belong in the same log as every other staff action.
+    """
+    creating = plan.pk is None
+    plan.save()
+    after = plan_snapshot(plan)
+    if creating or before is None:
+        changes = {field: [None, value] for field, value in after.items()}
+        action = AuditEvent.Action.CREATE_PLAN
+    else:
+        changes = {field: [before[field], value] for field, value in after.items() if before.get(field) != value}
+        action = AuditEvent.Action.EDIT_PLAN
+        if not changes:
+            return plan
+    AuditEvent.objects.create(
+        plan=plan,
+        vendor_name="",
+        actor=actor,
+        actor_label=actor.get_username() if actor else COMMAND_LINE,
+        action=action,
+        changes={"plan": plan.code, **changes},
+    )
+    return plan

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import MANAGER_PERMS, on_postgres
+from tests.vendors.conftest import rendered_version
 from vendors.models import AuditEvent, Vendor
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -59,7 +60,14 @@ def with_session_cookie(value: str) -> Client:
 
 
 def rotate_secret(client: Client, vendor: Vendor):
-    return client.post(f"/admin/vendors/vendor/{vendor.pk}/rotate-secret/", {"grace": "0"})
+    """The confirmation page (its version, when it opens), its POST, then the one-time secret page it redirects to."""
+    url = f"/admin/vendors/vendor/{vendor.pk}/rotate-secret/"
+    page = client.get(url)
+    data = {"grace": "0"}
+    if page.status_code == 200:
+        data["version"] = rendered_version(page.content.decode())
+    response = client.post(url, data)
+    return client.get(response["Location"]) if response.status_code == 303 else response
 
 
 def stored_secret(vendor: Vendor) -> str:

@@ -14,10 +14,11 @@ pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/vendors/vendor/add/"
 
 
-def add_vendor(client, name="Acme Media", email="ops@acme.example", plan="standard"):
+def add_vendor(client, name="Acme Media", email="ops@acme.example", plan="standard", **kwargs):
     from vendors.models import Plan
 
-    return client.post(ADD_URL, {"name": name, "contact_email": email, "plan": Plan.objects.get(code=plan).pk})
+    data = {"name": name, "contact_email": email, "plan": Plan.objects.get(code=plan).pk}
+    return client.post(ADD_URL, data, **kwargs)
 
 
 def shown_secret(response) -> str:
@@ -37,8 +38,13 @@ def test_the_add_form_asks_for_name_contact_email_and_plan(manager_client):
 
 
 def test_adding_a_vendor_shows_its_client_id_and_secret_once(manager_client, manager, api):
-    response = add_vendor(manager_client)
+    posted = add_vendor(manager_client)
 
+    # Post/Redirect/Get: the POST creates, then sends the browser to the page that shows the secret once.
+    assert posted.status_code == 303
+    assert re.fullmatch(r"/admin/vendors/vendor/\d+/secret/[\w-]{40,}/", posted["Location"])
+    assert not posted.content
+    response = manager_client.get(posted["Location"])
     assert response.status_code == 200
     vendor = Vendor.objects.get(name="Acme Media")
     body = response.content.decode()
@@ -56,7 +62,7 @@ def test_adding_a_vendor_shows_its_client_id_and_secret_once(manager_client, man
 
 def test_the_secret_never_reaches_session_messages_history_logs_or_later_pages(manager_client, caplog):
     caplog.set_level(logging.DEBUG)
-    response = add_vendor(manager_client)
+    response = add_vendor(manager_client, follow=True)
     secret = shown_secret(response)
     vendor = Vendor.objects.get(name="Acme Media")
 

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.vendors.conftest import confirm
 from vendors.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +16,13 @@ def rotate_url(vendor) -> str:
 
 def token_status(api, vendor, secret) -> int:
     return api.post("/auth/token", {"client_id": vendor.client_id, "client_secret": secret}, format="json").status_code
+
+
+def rotate(client, vendor, data):
+    """Rotate as a browser does: the confirmation page, its POST, then the redirect to the one-time secret page."""
+    posted = confirm(client, rotate_url(vendor), data)
+    assert posted.status_code == 303, posted.status_code
+    return client.get(posted["Location"])
 
 
 def shown_secret(response) -> str:
@@ -38,7 +46,7 @@ def test_rotating_with_grace_shows_the_new_secret_once_and_keeps_both_working(
 ):
     vendor = free_vendor.vendor
 
-    response = manager_client.post(rotate_url(vendor), {"grace": "3600"})
+    response = rotate(manager_client, vendor, {"grace": "3600"})
 
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -58,7 +66,7 @@ def test_rotating_with_grace_shows_the_new_secret_once_and_keeps_both_working(
 def test_rotating_without_grace_kills_the_old_secret_at_once(manager_client, free_vendor, api):
     vendor = free_vendor.vendor
 
-    response = manager_client.post(rotate_url(vendor), {"grace": "0"})
+    response = rotate(manager_client, vendor, {"grace": "0"})
 
     assert response.status_code == 200
     assert "The previous secret no longer works." in response.content.decode()
@@ -68,9 +76,9 @@ def test_rotating_without_grace_kills_the_old_secret_at_once(manager_client, fre
 
 def test_a_second_rotation_ends_the_first_grace_so_at_most_two_secrets_live(manager_client, free_vendor, api):
     vendor = free_vendor.vendor
-    second = shown_secret(manager_client.post(rotate_url(vendor), {"grace": "604800"}))
+    second = shown_secret(rotate(manager_client, vendor, {"grace": "604800"}))
 
-    third = shown_secret(manager_client.post(rotate_url(vendor), {"grace": "604800"}))
+    third = shown_secret(rotate(manager_client, vendor, {"grace": "604800"}))
 
     assert token_status(api, vendor, free_vendor.client_secret) == 401
     assert token_status(api, vendor, second) == 200
@@ -81,7 +89,7 @@ def test_rotating_can_revoke_every_current_token(manager_client, free_vendor, as
     vendor_api = as_vendor(free_vendor)
     assert vendor_api.get("/brands").status_code == 200
 
-    response = manager_client.post(rotate_url(free_vendor.vendor), {"grace": "86400", "revoke_tokens": "on"})
+    response = rotate(manager_client, free_vendor.vendor, {"grace": "86400", "revoke_tokens": "on"})
 
     assert response.status_code == 200
     assert vendor_api.get("/brands").status_code == 401
@@ -89,7 +97,7 @@ def test_rotating_can_revoke_every_current_token(manager_client, free_vendor, as
 
 
 def test_an_unknown_grace_period_is_refused_with_the_form_again(manager_client, free_vendor, api):
-    response = manager_client.post(rotate_url(free_vendor.vendor), {"grace": "-5"})
+    response = confirm(manager_client, rotate_url(free_vendor.vendor), {"grace": "-5"})
 
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.vendors.conftest import confirm
 from vendors import services
 from vendors.models import AuditEvent, Vendor
 
@@ -25,9 +26,9 @@ def test_suspending_cuts_access_at_once(manager_client, manager, free_vendor, as
     vendor_api = as_vendor(free_vendor)
     assert vendor_api.get("/brands").status_code == 200
 
-    response = manager_client.post(url(free_vendor.vendor, "suspend"))
+    response = confirm(manager_client, url(free_vendor.vendor, "suspend"))
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response["Location"] == f"/admin/vendors/vendor/{free_vendor.vendor.pk}/change/"
     assert Vendor.objects.get(pk=free_vendor.vendor.pk).status == Vendor.Status.SUSPENDED
     assert vendor_api.get("/brands").status_code == 401
@@ -45,9 +46,9 @@ def test_reactivating_lets_the_vendor_get_tokens_again(manager_client, manager, 
         "Tokens revoked by the suspension" in manager_client.get(url(free_vendor.vendor, "reactivate")).content.decode()
     )
 
-    response = manager_client.post(url(free_vendor.vendor, "reactivate"))
+    response = confirm(manager_client, url(free_vendor.vendor, "reactivate"))
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert Vendor.objects.get(pk=free_vendor.vendor.pk).is_active
     assert AuditEvent.objects.get(action=AuditEvent.Action.REACTIVATE).actor == manager
     assert token_for(free_vendor)
@@ -58,7 +59,7 @@ def test_suspending_a_suspended_vendor_is_a_no_op(manager_client, free_vendor):
 
     response = manager_client.post(url(free_vendor.vendor, "suspend"))
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert AuditEvent.objects.filter(action=AuditEvent.Action.SUSPEND).count() == 1
 
 
@@ -84,9 +85,9 @@ def test_the_plan_page_lists_the_plans_and_changes_nothing(manager_client, free_
 def test_changing_the_plan_applies_at_once_and_is_audited(manager_client, manager, free_vendor):
     enterprise = services.plan_get(code="enterprise")
 
-    response = manager_client.post(url(free_vendor.vendor, "plan"), {"plan": enterprise.pk})
+    response = confirm(manager_client, url(free_vendor.vendor, "plan"), {"plan": enterprise.pk})
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert Vendor.objects.get(pk=free_vendor.vendor.pk).plan == enterprise
     event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE_PLAN)
     assert event.actor == manager and event.changes == {"from": "free", "to": "enterprise"}
@@ -95,7 +96,7 @@ def test_changing_the_plan_applies_at_once_and_is_audited(manager_client, manage
 
 
 def test_an_unknown_plan_is_refused(manager_client, free_vendor):
-    response = manager_client.post(url(free_vendor.vendor, "plan"), {"plan": "999999"})
+    response = confirm(manager_client, url(free_vendor.vendor, "plan"), {"plan": "999999"})
 
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()

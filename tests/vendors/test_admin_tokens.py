@@ -3,6 +3,7 @@
 import pytest
 from oauth2_provider.models import AccessToken
 
+from tests.vendors.conftest import confirm
 from vendors.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_revoking_one_token_leaves_the_others_working(manager_client, manager, f
 
     response = manager_client.post(revoke_url)
 
-    assert response.status_code == 302 and response["Location"] == tokens_url(free_vendor.vendor)
+    assert response.status_code == 303 and response["Location"] == tokens_url(free_vendor.vendor)
     assert first.get("/brands").status_code == 401
     assert second.get("/brands").status_code == 200
     event = AuditEvent.objects.get(action=AuditEvent.Action.REVOKE_TOKENS)
@@ -47,9 +48,9 @@ def test_revoking_all_tokens_cuts_every_client(manager_client, free_vendor, as_v
     clients = [as_vendor(free_vendor), as_vendor(free_vendor)]
     assert "Yes, revoke all" in manager_client.get(f"{tokens_url(free_vendor.vendor)}revoke-all/").content.decode()
 
-    response = manager_client.post(f"{tokens_url(free_vendor.vendor)}revoke-all/")
+    response = confirm(manager_client, f"{tokens_url(free_vendor.vendor)}revoke-all/")
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert [client.get("/brands").status_code for client in clients] == [401, 401]
     assert not AccessToken.objects.filter(application=free_vendor.vendor.application).exists()
     assert AuditEvent.objects.get(action=AuditEvent.Action.REVOKE_TOKENS).changes["access_tokens"] == 2

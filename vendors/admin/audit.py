@@ -29,7 +29,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
     list_filter = ["action", AuditSourceFilter, "created_at"]
     search_fields = ["vendor_name", "actor_label", "vendor__application__client_id"]
-    list_select_related = ["vendor"]
+    list_select_related = ["vendor", "plan"]
     date_hierarchy = "created_at"
     fields = ["created_at", "action", "vendor_display", "actor_label", "changes_display"]
     readonly_fields = fields
@@ -46,6 +46,9 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="Vendor", ordering="vendor_name")
     def vendor_display(self, event: AuditEvent) -> str:
+        if event.plan_id is not None:
+            url = reverse("admin:vendors_plan_change", args=[event.plan_id])
+            return format_html('plan <a href="{}">{}</a>', url, event.plan.name)
         if event.vendor_id is None:
             return event.vendor_name
         url = reverse("admin:vendors_vendor_change", args=[event.vendor_id])
@@ -54,6 +57,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="What changed")
     def changes_display(self, event: AuditEvent) -> str:
         changes = event.changes
+        if event.plan_id is not None:
+            changes = {key: value for key, value in changes.items() if key != "plan"}
         if set(changes) == {"from", "to"}:
             return f"{changes['from']} → {changes['to']}"
         # Sorted: PostgreSQL's jsonb does not keep the keys in the order they were written.

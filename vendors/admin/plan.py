@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from vendors import services
 from vendors.admin.site import portal
 from vendors.models import Plan
 
@@ -21,3 +22,8 @@ class PlanAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        # The form has already written the new values onto `obj`: the stored row is what it changes from.
+        before = services.plan_snapshot(Plan.objects.get(pk=obj.pk)) if change else None
+        services.plan_save(plan=obj, before=before, actor=request.user)

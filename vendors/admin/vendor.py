@@ -4,17 +4,19 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.timesince import timeuntil
+from django.utils.timesince import timesince, timeuntil
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from vendors import selectors, services
+from vendors import reveals, selectors, services
 from vendors.admin.site import portal
 from vendors.admin.usage_chart import USAGE_DAYS, usage_chart
 from vendors.models import Plan, Vendor
@@ -29,7 +31,25 @@ GRACE_CHOICES = [
 ]
 
 
-class RotateSecretForm(forms.Form):
+def _see_other(url: str) -> HttpResponseRedirect:
+    """The answer to every POST that did something (Post/Redirect/Get): 303, so the browser GETs the next page and a
+    reload, or the back button, repeats a harmless GET, never the action."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+class VersionedForm(forms.Form):
+    """A confirmation: carries the vendor's version the page was rendered for (services.StaleAction)."""
+
+    version = forms.CharField(widget=forms.HiddenInput)
+
+
+class ConfirmForm(VersionedForm):
+    pass
+
+
+class RotateSecretForm(VersionedForm):
     grace = forms.TypedChoiceField(
         label="Keep the current secret working for",
         choices=GRACE_CHOICES,
@@ -43,12 +63,29 @@ class RotateSecretForm(forms.Form):
     )
 
 
-class PlanForm(forms.Form):
+class PlanForm(VersionedForm):
     plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None)
+
+
+class VendorForm(forms.ModelForm):
+    """The add and change form: a clear error on the name field when the name is taken, ignoring case."""
+
+    def clean_name(self):
+        name = (self.cleaned_data.get("name") or "").strip()
+        if name and services.name_taken(name, exclude_pk=self.instance.pk):
+            raise ValidationError(services.NAME_TAKEN.format(name=name), code="name_taken")
+        return name
 
 
 def _local(moment) -> str:
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _last_used(moment) -> str:
+    # Written with the usage flush, so "never" can also mean "in the last USAGE_FLUSH_INTERVAL seconds".
+    if moment is None:
+        return "never used to obtain a token"
+    return format_html('last obtained a token <span title="{}">{} ago</span>', _local(moment), timesince(moment))
 
 
 @admin.register(Vendor, site=portal)
@@ -58,6 +95,7 @@ class VendorAdmin(admin.ModelAdmin):
     list_select_related = ["plan", "application"]
     search_fields = ["name", "contact_email", "application__client_id"]
     date_hierarchy = "created_at"
+    form = VendorForm
 
     # --- Permissions: viewing vendors and managing their credentials are separate ---------------------------------
 
@@ -130,13 +168,20 @@ class VendorAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             return self._forbidden(request, "add vendors")
-        return super().add_view(request, form_url, extra_context)
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as error:
+            # The form said the name was free, but a simultaneous request (a double click) took it first: the
+            # admin's transaction is rolled back and nothing of this request was created.
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return _see_other(reverse("admin:vendors_vendor_add"))
 
     def response_add(self, request, obj, post_url_continue=None):
         issued = getattr(obj, "_issued_secret", None)
         if issued is None:
             return super().response_add(request, obj, post_url_continue)
-        return self._secret_response(request, issued, title=f"{issued.vendor} is ready: copy its credentials")
+        # Still inside the admin's transaction: the reveal exists exactly when the vendor does.
+        return self._reveal_redirect(request, issued, reveals_kind="created")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_manage": self.can_manage(request)}
@@ -170,14 +215,24 @@ class VendorAdmin(admin.ModelAdmin):
 
     @admin.display(description="Client secret")
     def secret_status(self, vendor: Vendor) -> str:
+        current = format_html(
+            '<span class="charp-last-used" id="current-secret-last-used">Current secret: {}.</span>',
+            _last_used(vendor.secret_last_used_at),
+        )
         if vendor.previous_secret_live:
             expires = vendor.previous_secret_expires_at
             return format_html(
-                "Two live secrets: the previous one still works until <strong>{}</strong> (in {}).",
+                "Two live secrets: the previous one still works until <strong>{}</strong> (in {}).<br>{}<br>"
+                '<span class="charp-last-used" id="previous-secret-last-used">Previous secret: {}.</span>',
                 _local(expires),
                 timeuntil(expires),
+                current,
+                _last_used(vendor.previous_secret_last_used_at),
             )
-        return "One live secret. Charp keeps only its hash; it cannot be shown again."
+        return format_html(
+            "One live secret. Charp keeps only its hash; it cannot be shown again.<br>{}",
+            current,
+        )
 
     @admin.display(description="Tokens")
     def token_summary(self, vendor: Vendor) -> str:
@@ -199,6 +254,7 @@ class VendorAdmin(admin.ModelAdmin):
         # Ours come first: the admin's own "<path:object_id>/" catch-all would swallow them.
         return [
             route("rotate-secret/", self.rotate_secret_view, "rotate_secret", manage=True),
+            route("secret/<str:reveal_id>/", self.reveal_view, "secret", manage=True),
             route("suspend/", self.suspend_view, "suspend", manage=True),
             route("reactivate/", self.reactivate_view, "reactivate", manage=True),
             route("plan/", self.plan_view, "plan", manage=True),
@@ -234,23 +290,77 @@ class VendorAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, f"admin/vendors/vendor/{template}", context)
 
-    def _confirm(self, request, vendor: Vendor, *, title: str, consequences: list[str], button: str, danger=False):
+    def _confirm(
+        self,
+        request,
+        vendor: Vendor,
+        *,
+        title: str,
+        consequences: list[str],
+        button: str,
+        danger=False,
+        form: forms.Form | None = None,
+    ):
+        form = form or ConfirmForm(initial={"version": services.vendor_version(vendor)})
         return self._render(
-            request, "confirm.html", vendor, title=title, consequences=consequences, button=button, danger=danger
+            request,
+            "confirm.html",
+            vendor,
+            title=title,
+            consequences=consequences,
+            button=button,
+            danger=danger,
+            form=form,
         )
 
-    def _secret_response(
-        self, request, issued: services.IssuedSecret, *, title: str, rotated: bool = False
-    ) -> TemplateResponse:
-        context = {
-            "title": title,
-            "rotated": rotated,
-            "client_id": issued.vendor.client_id,
-            "client_secret": issued.client_secret,
-            "previous_secret_expires_at": issued.previous_secret_expires_at,
-        }
-        response = self._render(request, "secret_issued.html", issued.vendor, **context)
-        # Answered to the POST itself, never redirected to: no later page, cache or history entry holds the secret.
+    def _confirmed(self, request, vendor: Vendor) -> str | None:
+        """The version a POSTed confirmation was rendered for, or None (and a message) when it carries none."""
+        form = ConfirmForm(request.POST)
+        if form.is_valid():
+            return form.cleaned_data["version"]
+        self.message_user(request, "That confirmation was incomplete, so nothing was done.", messages.ERROR)
+        return None
+
+    def _stale(self, request, vendor: Vendor, error: services.StaleAction, url: str | None = None):
+        self.message_user(request, " ".join(error.messages), messages.WARNING)
+        return _see_other(url or self._change_url(vendor))
+
+    def _reveal_redirect(self, request, issued: services.IssuedSecret, *, reveals_kind: str) -> HttpResponseRedirect:
+        """Keep the new secret for one view and send the browser there (Post/Redirect/Get)."""
+        reveal_id = reveals.store(
+            vendor=issued.vendor,
+            client_secret=issued.client_secret,
+            kind=reveals_kind,
+            user=request.user,
+            session_key=request.session.session_key,
+            previous_secret_expires_at=issued.previous_secret_expires_at,
+        )
+        return _see_other(reverse("admin:vendors_vendor_secret", args=[issued.vendor.pk, reveal_id]))
+
+    def reveal_view(self, request, vendor: Vendor, reveal_id: str):
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        revealed = reveals.take(
+            reveal_id=reveal_id, vendor=vendor, user=request.user, session_key=request.session.session_key
+        )
+        if revealed is None:
+            # A reload, the back button, a second tab, or a link older than REVEAL_SECONDS: the secret is gone.
+            response = self._render(
+                request, "secret_gone.html", vendor, title=f"This secret of {vendor} was already shown"
+            )
+            response.status_code = 410
+        else:
+            rotated = revealed.kind == "rotated"
+            title = f"New secret for {vendor}: copy it now" if rotated else f"{vendor} is ready: copy its credentials"
+            context = {
+                "title": title,
+                "rotated": rotated,
+                "client_id": vendor.client_id,
+                "client_secret": revealed.client_secret,
+                "previous_secret_expires_at": revealed.previous_secret_expires_at,
+            }
+            response = self._render(request, "secret_issued.html", vendor, **context)
+        # Neither the page with the secret nor its successor may be kept by any cache or restored from history.
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
         return response
@@ -267,30 +377,46 @@ class VendorAdmin(admin.ModelAdmin):
             .order_by("-created", "-id")
         )
 
+    @transaction.atomic
     def rotate_secret_view(self, request, vendor: Vendor):
-        form = RotateSecretForm(request.POST if request.method == "POST" else None)
+        # One transaction for the rotation and its reveal: no rotation whose secret nobody could ever see.
+        initial = {"version": services.vendor_version(vendor)}
+        form = RotateSecretForm(request.POST if request.method == "POST" else None, initial=initial)
         if form.is_valid():
             grace = timedelta(seconds=form.cleaned_data["grace"])
             revoke_tokens = form.cleaned_data["revoke_tokens"]
-            issued = services.vendor_secret_rotate(
-                vendor=vendor, grace=grace, revoke_tokens=revoke_tokens, actor=request.user
-            )
+            try:
+                issued = services.vendor_secret_rotate(
+                    vendor=vendor,
+                    grace=grace,
+                    revoke_tokens=revoke_tokens,
+                    actor=request.user,
+                    version=form.cleaned_data["version"],
+                )
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error)
             self.log_change(request, vendor, "Rotated the client secret.")
-            return self._secret_response(request, issued, title=f"New secret for {vendor}: copy it now", rotated=True)
+            return self._reveal_redirect(request, issued, reveals_kind="rotated")
         return self._render(request, "rotate_secret.html", vendor, title=f"Rotate the secret of {vendor}", form=form)
 
     def suspend_view(self, request, vendor: Vendor):
         if not vendor.is_active:
             self.message_user(request, f"{vendor} is already suspended.", messages.INFO)
-            return HttpResponseRedirect(self._change_url(vendor))
+            return _see_other(self._change_url(vendor))
         if request.method == "POST":
+            version = self._confirmed(request, vendor)
+            if version is None:
+                return _see_other(self._change_url(vendor))
             count = self._active_tokens(vendor).count()
-            services.vendor_suspend(vendor=vendor, actor=request.user)
+            try:
+                services.vendor_suspend(vendor=vendor, actor=request.user, version=version)
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error)
             self.log_change(request, vendor, "Suspended the vendor.")
             self.message_user(
                 request, f"{vendor} is suspended; {count} active access token(s) were revoked.", messages.SUCCESS
             )
-            return HttpResponseRedirect(self._change_url(vendor))
+            return _see_other(self._change_url(vendor))
         return self._confirm(
             request,
             vendor,
@@ -306,12 +432,18 @@ class VendorAdmin(admin.ModelAdmin):
     def reactivate_view(self, request, vendor: Vendor):
         if vendor.is_active:
             self.message_user(request, f"{vendor} is already active.", messages.INFO)
-            return HttpResponseRedirect(self._change_url(vendor))
+            return _see_other(self._change_url(vendor))
         if request.method == "POST":
-            services.vendor_reactivate(vendor=vendor, actor=request.user)
+            version = self._confirmed(request, vendor)
+            if version is None:
+                return _see_other(self._change_url(vendor))
+            try:
+                services.vendor_reactivate(vendor=vendor, actor=request.user, version=version)
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error)
             self.log_change(request, vendor, "Reactivated the vendor.")
             self.message_user(request, f"{vendor} is active again and can get new tokens.", messages.SUCCESS)
-            return HttpResponseRedirect(self._change_url(vendor))
+            return _see_other(self._change_url(vendor))
         return self._confirm(
             request,
             vendor,
@@ -324,20 +456,26 @@ class VendorAdmin(admin.ModelAdmin):
         )
 
     def plan_view(self, request, vendor: Vendor):
-        form = PlanForm(request.POST if request.method == "POST" else None, initial={"plan": vendor.plan})
+        initial = {"plan": vendor.plan, "version": services.vendor_version(vendor)}
+        form = PlanForm(request.POST if request.method == "POST" else None, initial=initial)
         if form.is_valid():
             plan = form.cleaned_data["plan"]
             if plan.pk == vendor.plan_id:
                 self.message_user(request, f"{vendor} is already on the {plan} plan.", messages.INFO)
-            else:
-                services.vendor_plan_set(vendor=vendor, plan=plan, actor=request.user)
-                self.log_change(request, vendor, f"Changed the plan to {plan}.")
-                self.message_user(
-                    request,
-                    f"{vendor} is now on the {plan} plan; it applies now, to tokens already issued too.",
-                    messages.SUCCESS,
+                return _see_other(self._change_url(vendor))
+            try:
+                services.vendor_plan_set(
+                    vendor=vendor, plan=plan, actor=request.user, version=form.cleaned_data["version"]
                 )
-            return HttpResponseRedirect(self._change_url(vendor))
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error)
+            self.log_change(request, vendor, f"Changed the plan to {plan}.")
+            self.message_user(
+                request,
+                f"{vendor} is now on the {plan} plan; it applies now, to tokens already issued too.",
+                messages.SUCCESS,
+            )
+            return _see_other(self._change_url(vendor))
         plans = Plan.objects.all()
         return self._render(request, "plan.html", vendor, title=f"Change the plan of {vendor}", form=form, plans=plans)
 
@@ -357,10 +495,16 @@ class VendorAdmin(admin.ModelAdmin):
     def tokens_revoke_all_view(self, request, vendor: Vendor):
         tokens_url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])
         if request.method == "POST":
-            count = services.vendor_tokens_revoke(vendor=vendor, actor=request.user)
+            version = self._confirmed(request, vendor)
+            if version is None:
+                return _see_other(tokens_url)
+            try:
+                count = services.vendor_tokens_revoke(vendor=vendor, actor=request.user, version=version)
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error, tokens_url)
             self.log_change(request, vendor, "Revoked every token.")
             self.message_user(request, f"Revoked {count} access token(s) and every refresh token.", messages.SUCCESS)
-            return HttpResponseRedirect(tokens_url)
+            return _see_other(tokens_url)
         return self._confirm(
             request,
             vendor,
@@ -378,12 +522,15 @@ class VendorAdmin(admin.ModelAdmin):
         token = self._active_tokens(vendor).filter(pk=token_id).first()
         if token is None:
             self.message_user(request, f"Access token {token_id} is not active (already revoked or expired).")
-            return HttpResponseRedirect(tokens_url)
+            return _see_other(tokens_url)
         if request.method == "POST":
-            services.access_token_revoke(vendor=vendor, token_id=token.pk, actor=request.user)
+            # The token is the state this confirmation is about: a second POST finds it revoked and does nothing.
+            if not services.access_token_revoke(vendor=vendor, token_id=token.pk, actor=request.user):
+                self.message_user(request, f"Access token {token_id} is not active (already revoked or expired).")
+                return _see_other(tokens_url)
             self.log_change(request, vendor, f"Revoked access token {token.pk}.")
             self.message_user(request, f"Revoked access token {token.pk} and its refresh token.", messages.SUCCESS)
-            return HttpResponseRedirect(tokens_url)
+            return _see_other(tokens_url)
         return self._confirm(
             request,
             vendor,

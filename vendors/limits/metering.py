@@ -3,7 +3,8 @@
 Each API request adds one to a counter in Redis (inside the rate-limit script, so it costs no extra round trip) or
 in the process when Redis is absent or down. `usage_flush()` moves the counts into the database: `manage.py
 flushusage` runs it (cron), and every USAGE_FLUSH_INTERVAL seconds the first worker to notice that a flush is due
-runs it after answering a request, holding a Redis lock so that only one process flushes at a time. A crash between
+runs it after answering a request, holding a Redis lock so that only one process flushes at a time. The same flush
+writes when each client secret last obtained a token (vendors/limits/last_used.py). A crash between
 the database commit and the end of the flush can count one batch twice; a flush that fails is retried whole.
 """
 
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from vendors.limits import store
+from vendors.limits import last_used, store
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def usage_flush() -> int:
     except Exception:
         store.LOCAL.usage_restore(local)
         raise
+    # When each secret last obtained a token: always this process's own (vendors/limits/last_used.py).
+    last_used.flush()
     return touched
 
 

@@ -25,9 +25,14 @@ def _decoy_hash() -> str:
 
 
 def verify_client_secret(vendor: Vendor | None, secret: str) -> bool:
+    return matched_secret_hash(vendor, secret) is not None
+
+
+def matched_secret_hash(vendor: Vendor | None, secret: str) -> str | None:
     """Check a presented secret against the current and, during its grace period, the previous secret.
 
-    Both hashes are always computed, against decoys when there is nothing to compare, so an unknown client ID, a
+    Returns the stored hash that matched (the secret's identity for "last used"), or None. Both hashes are always
+    computed, against decoys when there is nothing to compare, so an unknown client ID, a
     wrong secret and a right one all cost the same.
     """
     current = vendor.application.client_secret if vendor else _decoy_hash()
@@ -35,4 +40,10 @@ def verify_client_secret(vendor: Vendor | None, secret: str) -> bool:
     previous = vendor.previous_secret_hash if previous_live else _decoy_hash()
     matches_current = _hasher.verify(secret, current)
     matches_previous = _hasher.verify(secret, previous)
-    return vendor is not None and (matches_current or (previous_live and matches_previous))
+    if vendor is None:
+        return None
+    if matches_current:
+        return current
+    if previous_live and matches_previous:
+        return previous
+    return None

@@ -17,9 +17,10 @@ from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshT
 
 from charp.http.logs import client_id_var
 from vendors.caching import lookups
+from vendors.limits import last_used
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
-from vendors.oauth.client_secrets import verify_client_secret
+from vendors.oauth.client_secrets import matched_secret_hash
 from vendors.oauth.tokens import HEADER, effective_scopes, token_checksum
 
 CHANGED_MEANWHILE = (
@@ -165,7 +166,8 @@ class Validator(OAuth2Validator):
         if not presented.client_id or presented.secret is None:
             raise errors.InvalidClientError(description=_missing_credentials(presented), request=request)
         client = self._load_application(presented.client_id, request)
-        if not verify_client_secret(getattr(client, "vendor", None), presented.secret):
+        matched = matched_secret_hash(getattr(client, "vendor", None), presented.secret)
+        if matched is None:
             request.client = None
             return False
         if not client.vendor.is_active:
@@ -173,6 +175,8 @@ class Validator(OAuth2Validator):
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
             )
         request.client_id = client.client_id
+        # Which secret obtained this token, for the vendor page: a dict write, flushed with usage (no I/O here).
+        last_used.record(client.vendor.pk, matched)
         client_id_var.set(client.client_id)  # for the access log
         if current.issued is not None:
             # Counted before authentication, in the view's one round trip; judged now that the plan is known.

@@ -19,3 +19,12 @@ document.querySelectorAll(".charp-copy").forEach(function (button) {
     done();
   });
 });
+
+// The page with a secret is shown once. A browser that restores it from its back/forward cache (memory, no request)
+// would show the secret again: asked again instead, the server answers that it was already shown.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) {
+    document.querySelectorAll("#client-secret").forEach(function (code) { code.textContent = ""; });
+    window.location.reload();
+  }
+});
