@@ -1,18 +1,34 @@
 """The cache contract (vendors/caching/versions.py, CONTRACT): every ORM write reaches the next cached request with no
-hand call."""
+hand call, and every path of ours that ends an access token announces it, since no receiver hears DOT's deletes."""
+
+import hashlib
+import inspect
+from datetime import timedelta
 
 import pytest
 from cachetools import LRUCache
 from django.apps import apps
+from django.db import connection
 from django.db.models import DO_NOTHING
 from django.db.models.deletion import get_candidate_relations_to_delete
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
+from django.test.utils import CaptureQueriesContext
+from oauth2_provider.models import AccessToken
+from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from apiresources.models import Brand, Campaign
+from tests.conftest import get_token
+from vendors import services
 from vendors.caching import versions
 from vendors.models import CachedModel, CachedQuerySet, Plan
+from vendors.oauth.tokens import token_checksum
+
+from .oauth_helpers import as_json, credentials, form
 
 pytestmark = pytest.mark.django_db
+
+# SHA-256 of DOT 3.4.1's OAuth2Validator.validate_refresh_token, which vendors/oauth/server.py copies.
+DOT_VALIDATE_REFRESH_TOKEN = "50e7ceb3ce23bfecfd26257cb834b5602343a32f65cef7e1c614af4992d31cbc"
 
 
 @pytest.fixture
@@ -130,3 +146,88 @@ def test_the_client_id_map_is_bounded(make_vendor, monkeypatch):
     # The forgotten one is read again, in one query for however many are missing.
     expected = {each.vendor.client_id for each in issued}
     assert versions._client_ids("vendor", [each.vendor.pk for each in issued]) == expected
+
+
+# --- DOT's access tokens: no receiver, so every path of ours that ends one announces it -------------------------
+
+
+def test_no_receiver_hears_access_token_deletes(free_vendor, token_for):
+    assert not post_delete.has_listeners(AccessToken) and not pre_delete.has_listeners(AccessToken)
+    for _ in range(3):
+        token_for(free_vendor)
+
+    with CaptureQueriesContext(connection) as queries:
+        AccessToken.objects.filter(application=free_vendor.vendor.application).delete()
+
+    # As few statements as Django can send for DOT's rows, whatever their number, and no signal per row: Django
+    # reads the keys to null RefreshToken.access_token (SET_NULL) first, so a true fast delete is not possible.
+    assert [query["sql"].split()[0] for query in queries] == ["SELECT", "UPDATE", "DELETE"]
+    assert not AccessToken.objects.exists()
+
+
+def refresh(client, refresh_token: str):
+    return as_json(client, "/auth/refresh", {"refresh_token": refresh_token})
+
+
+def _revoke_one(client, issued, original, pair):
+    token = AccessToken.objects.get(token_checksum=token_checksum(pair["access_token"]))
+    assert services.access_token_revoke(vendor=issued.vendor, token_id=token.pk)
+
+
+def _revoke_access_token(client, issued, original, pair):
+    assert as_json(client, "/auth/revoke", {"token": pair["access_token"], **credentials(issued)}).status_code == 200
+
+
+def _revoke_refresh_token(client, issued, original, pair):
+    body = {"token": pair["refresh_token"], "token_type_hint": "refresh_token"}
+    assert form(client, "/auth/revoke", body, basic=(issued.vendor.client_id, issued.client_secret)).status_code == 200
+
+
+def _rotate(client, issued, original, pair):
+    assert refresh(client, pair["refresh_token"]).status_code == 200
+
+
+def _reuse(client, issued, original, pair):
+    replay = refresh(client, original["refresh_token"])  # already rotated: DOT revokes the whole family
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+
+
+ENDINGS = {
+    "suspension": lambda client, issued, *_: services.vendor_suspend(vendor=issued.vendor),
+    "revoke-all": lambda client, issued, *_: services.vendor_tokens_revoke(vendor=issued.vendor),
+    "revoking rotation": lambda client, issued, *_: services.vendor_secret_rotate(
+        vendor=issued.vendor, grace=timedelta(0)
+    ),
+    "staff revokes one token": _revoke_one,
+    "RFC 7009, access token": _revoke_access_token,
+    "RFC 7009, refresh token": _revoke_refresh_token,
+    "refresh rotation": _rotate,
+    "refresh-token reuse": _reuse,
+}
+
+
+@pytest.mark.parametrize("end", ENDINGS.values(), ids=ENDINGS.keys())
+def test_every_path_that_ends_a_token_reaches_its_cached_copy(client, api, free_vendor, cached, end):
+    original = get_token(api, free_vendor)
+    pair = refresh(client, original["refresh_token"]).json()  # a family of two, for the reuse case
+    cached(pair["access_token"])
+
+    end(client, free_vendor, original, pair)
+
+    assert refused(api)
+
+
+def test_revoking_an_unknown_token_bumps_nothing(client, api, free_vendor, cached, monkeypatch):
+    cached(get_token(api, free_vendor)["access_token"])
+    bumped = []
+    monkeypatch.setattr(versions, "invalidate", lambda *args, **kwargs: bumped.append(args))
+
+    assert as_json(client, "/auth/revoke", {"token": "never-issued", **credentials(free_vendor)}).status_code == 200
+
+    assert bumped == []
+
+
+def test_the_refresh_validator_is_dots_own_but_for_the_announcement():
+    """Validator.validate_refresh_token copies DOT 3.4.1's: a DOT upgrade must re-apply the change to the new one."""
+    source = inspect.getsource(OAuth2Validator.validate_refresh_token)
+    assert hashlib.sha256(source.encode()).hexdigest() == DOT_VALIDATE_REFRESH_TOKEN

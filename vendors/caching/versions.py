@@ -17,6 +17,16 @@ CONTRACT below is the whole rule: which version a change of each model bumps and
 receiver, `changed`, applies it to post_save of every row, to post_delete where a receiver costs no fast delete, and
 to the bulk writes of the project's own models (vendors.models.CachedQuerySet: update(), bulk_create(),
 bulk_update(), delete()), so no write through the ORM needs a hand call. Raw SQL must call `invalidate()` itself.
+
+Access tokens are django-oauth-toolkit's rows, without a QuerySet of ours (that would take swapping DOT's models),
+and without a delete receiver: it would send a signal per row of every bulk delete (`cleartokens`, a revoke-all).
+A new token is in no cache, and an expired one is refused from the cache by its expiry, so only these paths end
+tokens that may be cached, and each announces what it ends:
+
+- suspension, revoke-all and a revoking rotation (vendors/services.py): the vendor row's save (token_generation);
+- one token revoked by staff: `services.access_token_revoke`;
+- RFC 7009 /auth/revoke, refresh rotation and refresh-token reuse detection: `Validator.revoke_token`,
+  `_save_bearer_token` and `validate_refresh_token` (vendors/oauth/server.py), through `tokens_ended`.
 """
 
 import logging
@@ -48,14 +58,15 @@ class Rule(NamedTuple):
 
 # A model's label, what a committed change of one of its rows bumps, and whether post_delete is heard. A receiver on
 # post_delete makes Django load and signal every row it deletes: Campaign (nothing points at a campaign, so its
-# deletes are fast) is heard through CachedModel.delete() and its QuerySet instead. A vendor's deletion cascades to
-# its brands and campaigns; its auth bump covers them, since no token of a deleted vendor authenticates.
+# deletes are fast) is heard through CachedModel.delete() and its QuerySet instead, AccessToken as the module's
+# docstring says. A vendor's deletion cascades to its brands and campaigns; its auth bump covers them, since no token
+# of a deleted vendor authenticates.
 # fmt: off
 CONTRACT: dict[str, Rule] = {
     "oauth2_provider.Application": Rule(AUTH,  "client_id",                       post_delete=True),
     "vendors.Vendor":              Rule(AUTH,  "application__client_id",          post_delete=True),
     "vendors.Plan":                Rule(EVERY, None,                              post_delete=True),
-    "oauth2_provider.AccessToken": Rule(TOKEN, "application__client_id",          post_delete=True),
+    "oauth2_provider.AccessToken": Rule(TOKEN, "application__client_id",          post_delete=False),
     "apiresources.Brand":          Rule(DATA,  "vendor__application__client_id",  post_delete=True),
     "apiresources.Campaign":       Rule(DATA,  "vendor__application__client_id",  post_delete=False),
 }
@@ -126,6 +137,12 @@ def changed(sender, instance=None, created: bool = False, rows=None, updates=Non
     token = instance.token_checksum if rule.bumps == TOKEN else None
     for client_id in _affected(rule, rows, updates or {}):
         invalidate(client_id, auth=rule.bumps != DATA, data=rule.bumps == DATA, token=token)
+
+
+def tokens_ended(client_id: str, checksums: Iterable[str]) -> None:
+    """Announce access tokens that our code ended through DOT, whose deletes no receiver hears (see above)."""
+    for checksum in checksums:
+        invalidate(client_id, auth=True, token=checksum)
 
 
 def invalidate(client_id: str | object, *, auth: bool = False, data: bool = False, token: str | None = None) -> None:
