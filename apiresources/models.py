@@ -1,10 +1,10 @@
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from vendors.models import Vendor
+from vendors.models import CachedModel, Vendor
 
 
-class Brand(models.Model):
+class Brand(CachedModel):
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="brands")
     name = models.CharField(max_length=200)
     website = models.URLField(max_length=500, blank=True)
@@ -21,7 +21,7 @@ class Brand(models.Model):
         return self.name
 
 
-class Campaign(models.Model):
+class Campaign(CachedModel):
     """A marketing campaign of one of the vendor's brands."""
 
     class Objective(models.TextChoices):

@@ -1,13 +1,65 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models.functions import Lower
+from django.db.models.signals import ModelSignal, post_delete
 from django.utils import timezone
 from oauth2_provider.models import Application
 
 API_FAMILIES = ("brands", "campaigns", "tools")
 
+# Sent by CachedQuerySet with the rows a bulk write touches (a queryset, before the write, or instances), which
+# post_save and post_delete never see; vendors/caching/versions.py bumps for them what CONTRACT says.
+rows_changed = ModelSignal(use_caching=True)
 
-class Plan(models.Model):
+
+class CachedQuerySet(models.QuerySet):
+    """Bulk writes of a model that workers copy (vendors/caching/versions.py, CONTRACT), each announced in its own
+    transaction, so that the bumps go out once the write commits."""
+
+    def _atomic(self):
+        return transaction.atomic(using=router.db_for_write(self.model), savepoint=False)
+
+    def update(self, **kwargs):
+        with self._atomic():
+            rows_changed.send(sender=self.model, rows=self, updates=kwargs)
+            return super().update(**kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with self._atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            rows_changed.send(sender=self.model, rows=created)
+        return created
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        objs = tuple(objs)
+        with self._atomic():
+            # The rows as they will be; the update() of each batch announces them as they were.
+            rows_changed.send(sender=self.model, rows=objs)
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def delete(self):
+        with self._atomic():
+            rows_changed.send(sender=self.model, rows=self)
+            return super().delete()
+
+
+class CachedModel(models.Model):
+    """A model that workers copy: its bulk writes are announced (CachedQuerySet), and so is delete() where no
+    post_delete receiver hears it."""
+
+    objects = CachedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic(using=router.db_for_write(type(self)), savepoint=False):
+            if not post_delete.has_listeners(type(self)):  # a receiver would cost its fast deletes (CONTRACT)
+                rows_changed.send(sender=type(self), rows=[self])
+            return super().delete(*args, **kwargs)
+
+
+class Plan(CachedModel):
     """A commercial plan: which API families a vendor may call and how much."""
 
     code = models.SlugField(max_length=32, unique=True)
@@ -39,7 +91,7 @@ class Plan(models.Model):
         return [api for api in API_FAMILIES if self.allows(api)]
 
 
-class Vendor(models.Model):
+class Vendor(CachedModel):
     """A company calling the API, with one set of OAuth client credentials."""
 
     class Status(models.TextChoices):

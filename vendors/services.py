@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
+from vendors.caching import versions
 from vendors.models import AuditEvent, Plan, Vendor
 from vendors.oauth.client_secrets import hash_secret, new_secret
 
@@ -315,6 +316,7 @@ def access_token_revoke(*, vendor: Vendor, token_id: int, actor: AbstractBaseUse
         bound.revoke()
     else:
         token.revoke()
+    versions.tokens_ended(vendor.client_id, [token.token_checksum])  # no receiver hears the delete
     _audit(vendor=vendor, actor=actor, action=AuditEvent.Action.REVOKE_TOKENS, changes={"access_token_id": token_id})
     return True
 

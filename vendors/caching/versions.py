@@ -1,58 +1,148 @@
 """The versions that keep every worker's copies exact (vendors/caching/copies.py), and what moves them.
 
-Every vendor has two versions there (vendors/limits/store.py): `auth` changes whenever its client, vendor row or any
-of its access tokens changes (and, through a global version, whenever any plan changes); `data` whenever one of its
-brands or campaigns does. The rate-limit script that already runs on every API request hands back both, so a
-cached token (and a cached page) is checked against them in that same round trip:
+Every vendor has two versions there (vendors/limits/store.py): `auth` covers its client, vendor row and access
+tokens (and, through a global version, every plan); `data` its brands and campaigns. The rate-limit script that
+already runs on every API request hands back both, so a cached token (and a cached page) is checked against them in
+that same round trip:
 
-- a revocation, suspension or plan change commits, then bumps the version, and the next request in every worker
-  sees a stale tag, drops its copy and reads the database: revocation still bites at once, everywhere;
+- a change commits, then bumps the version, and the next request in every worker sees a stale tag, drops its copy
+  and reads the database: revocation still bites at once, everywhere;
 - a tag is read before the database read it guards, so a change that races the read leaves a stale tag behind, never
   a fresh tag on stale data;
 - if the store is unreachable nothing cached is trusted (every request reads the database), and a worker that sees
   the store fail empties its caches, since bumps may have been lost meanwhile. Entries also expire after
   AUTH_CACHE_SECONDS / READ_CACHE_SECONDS, which bounds staleness if a bump is lost while this worker did not notice.
 
-Writes made outside model save()/delete() (QuerySet.update(), bulk_create(), raw SQL) send no signals: call
-`invalidate()` after them.
+CONTRACT below is the whole rule: which version a change of each model bumps and how its client ID is found. One
+receiver, `changed`, applies it to post_save of every row, to post_delete where a receiver costs no fast delete, and
+to the bulk writes of the project's own models (vendors.models.CachedQuerySet: update(), bulk_create(),
+bulk_update(), delete()), so no write through the ORM needs a hand call. Raw SQL must call `invalidate()` itself.
+
+Access tokens are django-oauth-toolkit's rows, without a QuerySet of ours (that would take swapping DOT's models),
+and without a delete receiver: it would send a signal per row of every bulk delete (`cleartokens`, a revoke-all).
+A new token is in no cache, and an expired one is refused from the cache by its expiry, so only these paths end
+tokens that may be cached, and each announces what it ends:
+
+- suspension, revoke-all and a revoking rotation (vendors/services.py): the vendor row's save (token_generation);
+- one token revoked by staff: `services.access_token_revoke`;
+- RFC 7009 /auth/revoke, refresh rotation and refresh-token reuse detection: `Validator.revoke_token`,
+  `_save_bearer_token` and `validate_refresh_token` (vendors/oauth/server.py), through `tokens_ended`.
 """
 
 import logging
 import threading
+from collections.abc import Iterable
+from typing import NamedTuple
 
+from cachetools import LRUCache
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import Application
 
 from vendors.caching import copies
 from vendors.caching.copies import announcements
 from vendors.limits import store
-from vendors.models import Plan, Vendor
+from vendors.models import Vendor, rows_changed
 
 logger = logging.getLogger(__name__)
 
+AUTH, DATA, EVERY, TOKEN = "auth", "data", "every vendor's auth", "auth, announcing the token"
 
-# Client IDs by application and by vendor primary key: they never change, and signals carry only the keys.
-_client_ids: dict[tuple[str, int], str] = {}
+
+class Rule(NamedTuple):
+    bumps: str
+    client_id: str | None  # the ORM lookup from a row to its vendor's client ID; None for every vendor
+    post_delete: bool
+
+
+# A model's label, what a committed change of one of its rows bumps, and whether post_delete is heard. A receiver on
+# post_delete makes Django load and signal every row it deletes: Campaign (nothing points at a campaign, so its
+# deletes are fast) is heard through CachedModel.delete() and its QuerySet instead, AccessToken as the module's
+# docstring says. A vendor's deletion cascades to its brands and campaigns; its auth bump covers them, since no token
+# of a deleted vendor authenticates.
+# fmt: off
+CONTRACT: dict[str, Rule] = {
+    "oauth2_provider.Application": Rule(AUTH,  "client_id",                       post_delete=True),
+    "vendors.Vendor":              Rule(AUTH,  "application__client_id",          post_delete=True),
+    "vendors.Plan":                Rule(EVERY, None,                              post_delete=True),
+    "oauth2_provider.AccessToken": Rule(TOKEN, "application__client_id",          post_delete=False),
+    "apiresources.Brand":          Rule(DATA,  "vendor__application__client_id",  post_delete=True),
+    "apiresources.Campaign":       Rule(DATA,  "vendor__application__client_id",  post_delete=False),
+}
+# fmt: on
+
+# Client IDs by application and by vendor primary key: they never change, and signals carry only the keys. Bounded
+# like the client copies (two entries a vendor); a forgotten one costs one query when its rows next change.
+_known: LRUCache = LRUCache(maxsize=20_000)
+_known_lock = threading.Lock()
 _pending = threading.local()
 GLOBAL = object()  # stands for "every vendor" (a plan changed)
 
 
 def remember(application: Application, vendor: Vendor) -> None:
     """Note the client ID of a vendor loaded anyway, so that invalidations need no query."""
-    _client_ids[("application", application.pk)] = _client_ids[("vendor", vendor.pk)] = application.client_id
+    with _known_lock:
+        _known[("application", application.pk)] = _known[("vendor", vendor.pk)] = application.client_id
 
 
-def _client_id(kind: str, pk: int | None) -> str | None:
-    if pk is None:
-        return None
-    found = _client_ids.get((kind, pk))
-    if found is None:
-        rows = Application.objects.filter(**({"pk": pk} if kind == "application" else {"vendor__pk": pk}))
-        found = rows.values_list("client_id", flat=True).first()
-        if found is not None:
-            _client_ids[(kind, pk)] = found
+def _client_ids(kind: str, pks: Iterable[int | None]) -> set[str]:
+    """The client IDs of these applications or vendors (`kind`), the ones not remembered read in one query."""
+    found, missing = set(), set()
+    with _known_lock:
+        for pk in pks:
+            if pk is not None:
+                client_id = _known.get((kind, pk))
+                if client_id is None:
+                    missing.add(pk)
+                else:
+                    found.add(client_id)
+    if missing:
+        key = "pk" if kind == "application" else "vendor__pk"
+        rows = Application.objects.filter(**{f"{key}__in": missing}).values_list(key, "client_id")
+        with _known_lock:
+            for pk, client_id in rows:
+                _known[(kind, pk)] = client_id
+                found.add(client_id)
     return found
+
+
+def _affected(rule: Rule, rows, updates: dict) -> set[str]:
+    """The client IDs of `rows` (instances, or a queryset about to be written with `updates`) under `rule`."""
+    hop, _, further = rule.client_id.partition("__")
+    if isinstance(rows, QuerySet):
+        found = set(rows.order_by().values_list(rule.client_id, flat=True).distinct())
+        # Rows moved to another vendor: that one changes too. An expression (bulk_update's) names rows whose new
+        # values bulk_update announces itself.
+        moved = updates.get(hop, updates.get(f"{hop}_id"))
+        moved = moved.pk if isinstance(moved, Model) else moved
+        if moved is not None and not hasattr(moved, "resolve_expression"):
+            found |= _client_ids(hop, [moved]) if further else {moved}
+        return found
+    if not further:
+        return {getattr(row, hop) for row in rows}
+    return _client_ids(hop, [getattr(row, f"{hop}_id") for row in rows])
+
+
+def changed(sender, instance=None, created: bool = False, rows=None, updates=None, **kwargs) -> None:
+    """The one receiver: a row saved or deleted, or rows written in bulk (rows_changed), bump what CONTRACT says."""
+    rule = CONTRACT[sender._meta.label]
+    if instance is not None:
+        if rule.bumps == TOKEN and (created or instance.is_expired()):
+            return  # a new token is in no cache yet; an expired one is refused from the cache too (cleartokens)
+        rows = [instance]
+    if rule.client_id is None:
+        invalidate(GLOBAL, auth=True)
+        return
+    token = instance.token_checksum if rule.bumps == TOKEN else None
+    for client_id in _affected(rule, rows, updates or {}):
+        invalidate(client_id, auth=rule.bumps != DATA, data=rule.bumps == DATA, token=token)
+
+
+def tokens_ended(client_id: str, checksums: Iterable[str]) -> None:
+    """Announce access tokens that our code ended through DOT, whose deletes no receiver hears (see above)."""
+    for checksum in checksums:
+        invalidate(client_id, auth=True, token=checksum)
 
 
 def invalidate(client_id: str | object, *, auth: bool = False, data: bool = False, token: str | None = None) -> None:
@@ -103,45 +193,11 @@ def _send() -> None:
         )
 
 
-def _application_changed(sender, instance, **kwargs):
-    invalidate(instance.client_id, auth=True)
-
-
-def _vendor_changed(sender, instance, **kwargs):
-    client_id = _client_id("application", instance.application_id)
-    if client_id is not None:
-        invalidate(client_id, auth=True)
-
-
-def _token_changed(sender, instance, created=False, **kwargs):
-    if created or instance.is_expired():
-        return  # a new token is in no cache yet; an expired one is refused from the cache too (cleartokens)
-    client_id = _client_id("application", instance.application_id)
-    if client_id is not None:
-        invalidate(client_id, auth=True, token=instance.token_checksum)
-
-
-def _plan_changed(sender, instance, **kwargs):
-    invalidate(GLOBAL, auth=True)
-
-
-def _resource_changed(sender, instance, **kwargs):
-    client_id = _client_id("vendor", instance.vendor_id)
-    if client_id is not None:
-        invalidate(client_id, data=True)
-
-
 def connect() -> None:
-    """Called from VendorsConfig.ready(). Brands and campaigns are connected by ApiresourcesConfig."""
+    """Called from VendorsConfig.ready(); models are named by label, so apiresources' need no import here."""
     store.failure_hooks.append(copies.clear)
-    for signal in (post_save, post_delete):
-        signal.connect(_application_changed, sender=Application, dispatch_uid=f"cache-application-{signal}")
-        signal.connect(_vendor_changed, sender=Vendor, dispatch_uid=f"cache-vendor-{signal}")
-        signal.connect(_token_changed, sender=AccessToken, dispatch_uid=f"cache-token-{signal}")
-        signal.connect(_plan_changed, sender=Plan, dispatch_uid=f"cache-plan-{signal}")
-
-
-def connect_resources(*models) -> None:
-    for model in models:
-        for signal in (post_save, post_delete):
-            signal.connect(_resource_changed, sender=model, dispatch_uid=f"cache-{model._meta.label}-{signal}")
+    rows_changed.connect(changed, dispatch_uid="cache-rows")
+    for label, rule in CONTRACT.items():
+        post_save.connect(changed, sender=label, dispatch_uid=f"cache-save-{label}")
+        if rule.post_delete:
+            post_delete.connect(changed, sender=label, dispatch_uid=f"cache-delete-{label}")

@@ -5,8 +5,9 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, RefreshToken
+from oauth2_provider.models import AccessToken, RefreshToken, refresh_token_expire_timedelta
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import SettingsScopes
@@ -16,7 +17,7 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
 from charp.http.logs import client_id_var
-from vendors.caching import lookups
+from vendors.caching import lookups, versions
 from vendors.limits import last_used
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
@@ -203,7 +204,7 @@ class Validator(OAuth2Validator):
         token["scope"] = " ".join(effective_scopes(request))
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+        if self._dot_validate_refresh_token(refresh_token, client, request):
             if request.scope:
                 refuse_scopes_beyond_the_plan(utils.scope_to_list(request.scope), client, request)
             return True
@@ -293,12 +294,76 @@ class Validator(OAuth2Validator):
         if previous is not None:
             # Of concurrent refreshes of one token only the first to lock it may rotate it; DOT 3.4.1 would hand the
             # others a 200 with the winner's blank (hashed-at-rest) tokens (DESIGN.md, decision 4).
-            live = RefreshToken.objects.select_for_update().filter(pk=previous.pk, revoked__isnull=True)
-            if not list(live.values_list("pk", flat=True)):
+            # The same statement also names the access token that DOT's rotation deletes (RefreshToken.revoke()), to
+            # announce it; only the refresh row is locked (`of`), as before the join.
+            live = RefreshToken.objects.select_for_update(of=("self",)).filter(pk=previous.pk, revoked__isnull=True)
+            found = list(live.values_list("pk", "access_token__token_checksum"))
+            if not found:
                 raise errors.InvalidGrantError(description=RACE_LOST, request=request)
             # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
             client_auth.current().issuance = count_refresh(vendor.plan, request.client.client_id)
+            saved = super()._save_bearer_token(token, request, *args, **kwargs)
+            versions.tokens_ended(request.client.client_id, [checksum for _, checksum in found if checksum])
+            return saved
         return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        # DOT deletes the access token presented, or the one bound to the refresh token presented, which no receiver
+        # hears (vendors/caching/versions.py): read their checksums first, in one indexed statement, and announce them.
+        client = request.client
+        if getattr(client, "pk", None) is None:
+            return super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        checksum = token_checksum(token)
+        direct = AccessToken.objects.filter(token_checksum=checksum, application_id=client.pk)
+        bound = RefreshToken.objects.filter(
+            token_checksum=checksum, application_id=client.pk, access_token__isnull=False
+        )
+        ended = list(
+            direct.values_list("token_checksum", flat=True).union(
+                bound.values_list("access_token__token_checksum", flat=True)
+            )
+        )
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        versions.tokens_ended(client.client_id, ended)
+
+    def _dot_validate_refresh_token(self, refresh_token, client, request):
+        """DOT 3.4.1's validate_refresh_token (a test pins its source), but reuse detection reads the family's access
+        tokens first, to announce them once RefreshToken.revoke_family() has deleted them (no receiver hears that)."""
+        rt = (
+            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token))
+            .select_related("access_token")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if not rt:
+            return False
+        if rt.revoked is not None:
+            grace_expired = rt.revoked <= timezone.now() - timedelta(
+                seconds=oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+            )
+            superseded = AccessToken.objects.filter(source_refresh_token=rt).exists()
+            if grace_expired or not superseded:
+                if oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION and rt.token_family:
+                    family = RefreshToken.objects.filter(token_family=rt.token_family).values("access_token_id")
+                    ended = list(
+                        AccessToken.objects.filter(pk__in=family).values_list(
+                            "application__client_id", "token_checksum"
+                        )
+                    )
+                    RefreshToken.revoke_family(rt.token_family)
+                    for client_id, checksum in ended:
+                        versions.tokens_ended(client_id, [checksum])
+                return False
+        if rt.revoked is None:
+            if rt.access_token is None:
+                return False
+            expire_delta = refresh_token_expire_timedelta()
+            if expire_delta and rt.access_token.expires + expire_delta <= timezone.now():
+                return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return rt.application == client
 
     # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's
     # service user (DESIGN.md, decision 2).
