@@ -2,7 +2,6 @@
 secret, token and Authorization value before any handler writes a record."""
 
 import contextvars
-import json
 import logging
 import re
 import sys
@@ -10,6 +9,8 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+
+import pythonjsonlogger.json
 
 from charp.http.client import client_ip
 
@@ -175,29 +176,34 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: timestamp, level, logger, message, request fields and any simple extras."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """python-json-logger's formatter, to the project's line: timestamp, level, logger, message, request fields,
+    extras (as text unless simple) and exception."""
 
-    _SKIP = RedactingFilter._STANDARD | {"request", "_charp_redacted"}
+    def __init__(self):
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            reserved_attrs=[*RedactingFilter._STANDARD, "request"],  # _charp_redacted goes as every "_" name does
+            json_default=str,
+        )
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key in self._SKIP or key.startswith("_"):
-                continue
-            entry[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        log_data["timestamp"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        # Neither a dict message's keys nor exc_info: RedactingFilter has turned the message into text and the
+        # exception into redacted exc_text (a formatter without it must not print a raw traceback).
+        super().add_fields(log_data, record, {})
+        if isinstance(record.msg, dict):
+            log_data["message"] = record.getMessage()
+        for key, value in log_data.items():
+            if not isinstance(value, str | int | float | bool | type(None)):
+                log_data[key] = str(value)
         request = getattr(record, "request", None)
-        if request is not None and "path" not in entry:
-            entry["method"] = redact_text(getattr(request, "method", None) or "")
-            entry["path"] = redact_text(getattr(request, "path", None) or "")
+        if request is not None and "path" not in log_data:
+            log_data["method"] = redact_text(getattr(request, "method", None) or "")
+            log_data["path"] = redact_text(getattr(request, "path", None) or "")
         if record.exc_text:
-            entry["exception"] = record.exc_text
-        return json.dumps(entry, default=str)
+            log_data["exception"] = record.exc_text
 
 
 def incoming_request_id(value: str | None) -> str:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.test import Client
 
-from charp.http.logs import REDACTED, RedactingFilter, incoming_request_id
+from charp.http.logs import REDACTED, JsonFormatter, RedactingFilter, incoming_request_id
 from tests.conftest import get_token
 
 STAFF_PASSWORD = "staff-Passw0rd-never-logged-7391"
@@ -185,6 +185,33 @@ def test_the_filter_redacts_json_bodies_query_strings_headers_and_reprs():
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "page %s of %s", (2, 9), None)
     log_filter.filter(record)
     assert record.getMessage() == "page 2 of 9"
+
+
+def test_a_line_is_exactly_the_documented_shape():
+    """Field names, their order, the timestamp's milliseconds and UTC offset, extras that are not simple as text, the
+    request's method and path, and the (redacted) exception last."""
+    record = logging.LogRecord("charp.test", logging.ERROR, __file__, 1, "%s of %s", ("page 2", 9), None)
+    record.created = 1764650123.4567
+    record.status, record.items, record.flag, record.request_id = 200, [1, 2], None, "r-1"
+    record.request = type("Request", (), {"method": "GET", "path": "/brands/token=abcdefgh12345678"})()
+    record.exc_text = 'Traceback: client_secret="s3cr3t-value"'
+    RedactingFilter().filter(record)
+
+    assert JsonFormatter().format(record) == json.dumps(
+        {
+            "timestamp": "2025-12-02T04:35:23.456+00:00",
+            "level": "ERROR",
+            "logger": "charp.test",
+            "message": "page 2 of 9",
+            "status": 200,
+            "items": "[1, 2]",
+            "flag": None,
+            "request_id": "r-1",
+            "method": "GET",
+            "path": f"/brands/token={REDACTED}",
+            "exception": f'Traceback: client_secret="{REDACTED}"',
+        }
+    )
 
 
 @pytest.mark.django_db

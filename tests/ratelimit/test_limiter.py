@@ -1,5 +1,5 @@
-"""The limiter itself, in-process, on both backends with a controlled clock: the Redis Lua scripts and their
-in-process twin must agree."""
+"""The limiter itself, with a controlled clock, on both backends: the Lua scripts on Redis and on the in-process
+fakeredis must agree."""
 
 import os
 import threading
@@ -142,6 +142,18 @@ def test_the_local_backend_is_exact_under_threads():
         thread.join()
     assert results.count(STATUS_OK) == 100
     assert results.count(STATUS_RATE_LIMITED) == 300
+
+
+def test_counts_served_while_redis_is_down_need_no_in_process_server():
+    """A process with REDIS_URL meters on its own during an outage, and never loads fakeredis for that."""
+    local = limits.LocalBackend()
+    local.usage_incr("r|2025-06-01|c1")
+    local.usage_incr("r|2025-06-01|c1")
+    assert local.usage_take() == {"r|2025-06-01|c1": 2}
+    local.usage_restore({"t|2025-06-01|c1": 1})  # a flush that failed
+    assert local.usage_take() == {"t|2025-06-01|c1": 1}
+    assert local.usage_take() == {}
+    assert local._fake is None
 
 
 def test_without_a_redis_cache_the_local_backend_is_used():

@@ -49,6 +49,7 @@ def test_an_issued_token_verifies_and_carries_its_claims():
         jwt.encode(claims(), None, algorithm="none"),
         jwt.encode(claims(iss="https://evil.example"), KEY, algorithm="HS256"),
         jwt.encode(claims(aud="someone-else"), KEY, algorithm="HS256"),
+        jwt.encode(claims(aud=[settings.JWT_AUDIENCE]), KEY, algorithm="HS256"),  # one audience, not a list
         jwt.encode({k: v for k, v in claims().items() if k != "jti"}, KEY, algorithm="HS256"),
         "",
         "a.b",
@@ -63,6 +64,22 @@ def test_anything_but_our_own_token_is_refused(token):
 def test_an_expired_token_is_refused_as_expired():
     with pytest.raises(jwt.ExpiredSignatureError):
         decode_access_token(jwt.encode(claims(exp=int(time.time()) - 1), KEY, algorithm="HS256"))
+
+
+def test_a_token_from_a_host_whose_clock_runs_ahead_verifies_at_once():
+    ahead = int(time.time()) + 30
+
+    assert decode_access_token(jwt.encode(claims(iat=ahead, exp=ahead + 60), KEY, algorithm="HS256"))["iat"] == ahead
+
+
+def test_a_token_signed_with_an_older_key_verifies(settings):
+    token = issued()
+    settings.JWT_SIGNING_KEYS = ["new-key-0123456789abcdef0123456789", KEY]
+
+    assert decode_access_token(token)["client_id"] == "client-1"
+    settings.JWT_SIGNING_KEYS = ["new-key-0123456789abcdef0123456789"]
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode_access_token(token)
 
 
 @given(position=st.integers(min_value=0), replacement=st.sampled_from("AQgw-_xyz0"))

@@ -8,9 +8,9 @@ announcements (`Announcements`).
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import cachetools
 import redis
 from django.conf import settings
 
@@ -18,16 +18,21 @@ from vendors.limits import store
 
 
 class LRU:
-    """A thread-safe, size-bounded map whose entries carry a tag and expire `seconds` after they were stored; with a
-    `gate`, entries are neither served nor stored while it returns False."""
+    """A thread-safe, size-bounded map (cachetools' TLRUCache) whose entries carry a tag and expire `seconds` after
+    they were stored; with a `gate`, entries are neither served nor stored while it returns False."""
 
     def __init__(self, seconds_setting: str, max_cost: int, gate: Callable[[], bool] | None = None):
         self.seconds_setting = seconds_setting
         self.max_cost = max_cost
         self.gate = gate
-        self._entries: OrderedDict[Hashable, tuple[str, object, float, int]] = OrderedDict()
-        self._cost = 0
-        self._lock = threading.Lock()
+        self._entries = self._empty()
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+    def _empty(self) -> cachetools.TLRUCache:
+        # Entries are (tag, value, cost, seconds): the setting is read when an entry is stored, and lives with it.
+        return cachetools.TLRUCache(
+            self.max_cost, ttu=lambda _key, entry, now: now + entry[3], getsizeof=lambda entry: entry[2]
+        )
 
     @property
     def seconds(self) -> float:
@@ -38,41 +43,32 @@ class LRU:
         if self.gate is not None and not self.gate():
             return None
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
+            try:
+                entry = self._entries[key]
+            except KeyError:  # absent or expired
                 return None
-            if time.monotonic() >= entry[2]:
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry[0], entry[1]
+        return entry[0], entry[1]
 
     def put(self, key: Hashable, tag: str, value: object, cost: int = 1) -> None:
-        if self.seconds <= 0 or cost > self.max_cost or (self.gate is not None and not self.gate()):
+        seconds = self.seconds
+        if seconds <= 0 or cost > self.max_cost or (self.gate is not None and not self.gate()):
             return
         with self._lock:
-            self._drop(key)
-            self._entries[key] = (tag, value, time.monotonic() + self.seconds, cost)
-            self._cost += cost
-            while self._cost > self.max_cost:
-                self._drop(next(iter(self._entries)))
+            # Out first: a replaced entry would otherwise count twice while room is made for the new one.
+            self._entries.pop(key, None)
+            self._entries[key] = (tag, value, cost, seconds)
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
-            self._drop(key)
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._cost = 0
+            self._entries = self._empty()  # at once: TLRUCache.clear() pops entries one by one
 
     def __len__(self) -> int:
-        return len(self._entries)
-
-    def _drop(self, key: Hashable) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._cost -= entry[3]
+        with self._lock:
+            return len(self._entries)
 
 
 class Announcements:
