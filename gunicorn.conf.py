@@ -43,7 +43,7 @@ graceful_timeout = 8
 # connection gunicorn has just closed and answers 502.
 keepalive = 75
 # A backstop against slow memory growth, not a routine: at ~700 requests/s per worker (make bench) a worker is
-# replaced every 2-3 minutes, costing its boot and its caches (vendors/cache.py); the jitter keeps workers that
+# replaced every 2-3 minutes, costing its boot and its caches (vendors/caching/); the jitter keeps workers that
 # started together from restarting together.
 max_requests = 100_000
 max_requests_jitter = 10_000
@@ -57,7 +57,7 @@ if os.path.isdir("/dev/shm"):  # noqa: S108
 # X-Forwarded-For.
 
 # gunicorn's error log (and access log, when enabled) as JSON lines through the app's redaction, to the same streams
-# and files the flags choose (charp/gunicorn_logging.py).
+# and files the flags choose (charp/http/gunicorn_logging.py).
 logger_class = "charp.http.gunicorn_logging.JsonLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's access log stays off (no accesslog): the app writes one access line per request (charp.access), and

@@ -126,7 +126,7 @@ def in_process(creds: list, n_issue: int, n_lookup: int) -> dict:
     from vendors.oauth.tokens import token_checksum
 
     client = Client()
-    # DOT's two INSERTs, or on PostgreSQL the one statement writing both (vendors/writes.py).
+    # DOT's two INSERTs, or on PostgreSQL the one statement writing both (vendors/oauth/writes.py).
     inserts = {"insert access": [], "insert refresh": [], "insert token pair": []}
     issue_ms = []
 

@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "charp.http.security.ContentSecurityPolicyMiddleware",
     "charp.http.errors.BodySizeLimitMiddleware",
-    # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/errors.py).
+    # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/http/errors.py).
     "charp.http.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Sessions, the staff user and messages serve the staff portal only (/admin/): skipped for the API.
@@ -196,7 +196,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 # Staff sessions last a working day at most, not Django's two weeks, counted from the sign-in however active.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
-# ... and end sooner when left alone: a session unused for this many seconds is signed out (charp/sessions.py).
+# ... and end sooner when left alone: a session unused for this many seconds is signed out (charp/http/sessions.py).
 STAFF_SESSION_IDLE_SECONDS = _non_negative_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 # The database keeps a keyed hash of each session key, never the key itself: a dump of django_session opens nothing.
 SESSION_ENGINE = "charp.http.sessions"
@@ -301,7 +301,7 @@ AUTH_FAILURES_PER_CLIENT = _non_negative_int("AUTH_FAILURES_PER_CLIENT", 10, min
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
 TRUSTED_PROXY_COUNT = _non_negative_int("TRUSTED_PROXY_COUNT", 0)
 # Staff password guessing at the admin login: failures per (username, address) and per address within the window;
-# beyond either, the login refuses that address until the oldest failure ages out (vendors/staff_login.py). Never
+# beyond either, the login refuses that address until the oldest failure ages out (vendors/admin/login.py). Never
 # per username alone, which would let anyone lock a staff member out everywhere.
 if "ADMIN_LOGIN_FAILURES_PER_USER" in env:
     # It counted per username from any address; a deployment still setting it must not believe it still applies.
@@ -313,7 +313,7 @@ ADMIN_LOGIN_FAILURE_WINDOW = _non_negative_int("ADMIN_LOGIN_FAILURE_WINDOW", 900
 ADMIN_LOGIN_FAILURES_PER_USER_AND_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_USER_AND_IP", 5, minimum=1)
 ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 # Each worker keeps access tokens, clients and GET pages it has read, checked on every request against versions in
-# the rate-limit store (vendors/cache.py); these bound how long one copy lives even so. 0 turns a cache off. Off by
+# the rate-limit store (vendors/caching/); these bound how long one copy lives even so. 0 turns a cache off. Off by
 # default without REDIS_URL: versions kept in one process cannot tell the other workers about a revocation.
 AUTH_CACHE_SECONDS = _non_negative_int("AUTH_CACHE_SECONDS", 30 if REDIS_URL else 0)
 READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30 if REDIS_URL else 0)
@@ -357,7 +357,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ----------------------------------------------------------------------------------------------------
 # One JSON object per line (LOG_FORMAT=json, the default) or plain lines for local development (LOG_FORMAT=plain).
-# Every handler redacts secrets, tokens and Authorization values (charp/logs.py); the access log never logs bodies.
+# Every handler redacts secrets, tokens and Authorization values (charp/http/logs.py); the access log never logs bodies.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'.")

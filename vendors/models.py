@@ -109,7 +109,7 @@ class Vendor(CachedModel):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Raised by every action that ends all of the vendor's tokens (suspension, revoke-all, a revoking rotation), under
     # the row's lock; a token is only written while this row still holds the generation its request authenticated
-    # against (vendors/writes.py, `issuance_lock`), so no token can outlive the action that revoked its siblings.
+    # against (vendors/oauth/writes.py, `issuance_lock`), so no token can outlive the action that revoked its siblings.
     token_generation = models.PositiveIntegerField(default=0, editable=False)
     # When each live secret last obtained a token, to the USAGE_FLUSH_INTERVAL: recorded in the process on the token
     # path and written with the usage flush (vendors/limits/last_used.py), never by the token request itself.

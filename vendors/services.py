@@ -283,7 +283,7 @@ def _end_every_token(*, vendor: Vendor, actor: AbstractBaseUser | None) -> int:
 
     Why this is final (README, "Revocation is final"): issuance writes its rows only while holding a share lock on
     the vendor's row and only if `token_generation` still has the value its request authenticated against
-    (vendors/writes.py). Here the generation moves on under the exclusive lock, so an issuance either committed
+    (vendors/oauth/writes.py). Here the generation moves on under the exclusive lock, so an issuance either committed
     before this transaction took the lock, and its rows are visible to the statements below (each statement reads
     what is committed when it starts), or it waits for this commit, re-reads the row and writes nothing. The token
     rows are DOT's, without a column of ours, which is why the order, not a per-token mark, carries the rule.

@@ -16,7 +16,7 @@ Why the idle timeout lives in the row's `expire_date`: the database already refu
 an idle session costs no extra check, and `clearsessions` purges idle sessions with the expired ones. Activity
 pushes `expire_date` forward at most once per TOUCH_INTERVAL, never past the absolute deadline set at sign-in
 (a time kept in the session's data). Sessions only run under /admin/
-(charp/middleware.py), so none of this touches the API.
+(charp/http/staff_only.py), so none of this touches the API.
 
 Rows stored by the stock backend (keyed by the clear cookie value) are never found by a hashed lookup: staff who
 were signed in before this store sign in again, and `clearsessions` removes those rows once they expire.

@@ -28,7 +28,7 @@ def test_api_json_responses_have_nosniff_but_no_csp(client, free_vendor):
     for response in responses:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "Content-Security-Policy" not in response
-        # No session machinery outside the staff portal (charp/middleware.py).
+        # No session machinery outside the staff portal (charp/http/staff_only.py).
         assert "Cookie" not in response.get("Vary", "") and not response.cookies
 
 

@@ -170,7 +170,7 @@ def test_the_redis_script_uses_the_redis_clock_when_given_none():
     assert abs(outcome.now_ms - (seconds * 1000 + micros // 1000)) < 1000
 
 
-# --- Cache versions (vendors/cache.py): the tags the hit script hands back -----------------------------------------
+# --- Cache versions (vendors/caching/): the tags the hit script hands back -----------------------------------------
 
 
 def tags(store, client_id="c1"):

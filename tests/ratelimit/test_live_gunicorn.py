@@ -225,7 +225,7 @@ def test_a_plan_change_changes_the_limit_at_once(server, live_env):
 
 
 def test_every_worker_drops_cached_tokens_and_pages_at_once(server, live_env):
-    """Each worker keeps tokens and pages it has read (vendors/cache.py); writes, revocation and suspension, from the
+    """Each worker keeps tokens and pages it has read (vendors/caching/); writes, revocation and suspension, from the
     API or from another process, must reach all three at once."""
     vendor = create_vendor(live_env, "standard")
     token, other = server.token(vendor), server.token(vendor)

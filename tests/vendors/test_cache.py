@@ -68,7 +68,7 @@ def test_the_token_endpoint_reuses_the_client_until_its_secret_changes(
 
     from .oauth_helpers import as_json, credentials
 
-    writes = 1 if connection.vendor == "postgresql" else 4  # the token rows (vendors/writes.py)
+    writes = 1 if connection.vendor == "postgresql" else 4  # the token rows (vendors/oauth/writes.py)
     with django_assert_num_queries(1 + writes):
         assert as_json(client, "/auth/token", credentials(standard_vendor)).status_code == 200
     with django_assert_num_queries(writes):  # the client, vendor and plan come from this worker's copy

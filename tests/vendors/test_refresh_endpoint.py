@@ -74,7 +74,7 @@ def test_reuse_detection_spares_other_token_families_of_the_vendor(client, api, 
 
 
 def test_refresh_token_lookups_are_never_ordered_by_id(client, api, free_vendor):
-    """ORDER BY id LIMIT 1 on a non-unique checksum may be planned as a walk of the primary key (vendors/oauth.py)."""
+    """ORDER BY id LIMIT 1 on a non-unique checksum may walk the primary key (vendors/oauth/server.py)."""
     first = get_token(api, free_vendor)
 
     with CaptureQueriesContext(connection) as queries:

@@ -233,7 +233,7 @@ def test_tokens_are_stored_only_as_checksums(client, free_vendor):
 
 
 def test_issuing_a_token_costs_a_fixed_number_of_queries(client, free_vendor, django_assert_num_queries):
-    # client+vendor+plan+user in one query; then, on PostgreSQL, both tokens in one statement (vendors/writes.py),
+    # client+vendor+plan+user in one query; then, on PostgreSQL, both tokens in one statement (vendors/oauth/writes.py),
     # elsewhere DOT's transaction, access token, refresh token, commit.
     with django_assert_num_queries(2 if connection.vendor == "postgresql" else 5):
         assert as_json(client, "/auth/token", credentials(free_vendor)).status_code == 200

@@ -1,4 +1,4 @@
-"""On PostgreSQL the token endpoint writes its two rows in one statement (vendors/writes.py): the rows must be the
+"""On PostgreSQL the token endpoint writes its two rows in one statement (vendors/oauth/writes.py): the rows must be the
 ones django-oauth-toolkit itself would write, and usable the same way."""
 
 import json

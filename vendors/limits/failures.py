@@ -86,7 +86,7 @@ class FailureBudget:
 
 
 def token_endpoint_budget(request, client_id: str) -> FailureBudget:
-    """The failure budget of a request at /auth/* presenting `client_id` (see vendors/client_auth.py)."""
+    """The failure budget of a request at /auth/* presenting `client_id` (see vendors/oauth/client_auth.py)."""
     prefix = settings.RATELIMIT_KEY_PREFIX
     ip = digest(client_ip(request))
     keys = [f"{prefix}authfail:ip:{ip}"]

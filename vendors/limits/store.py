@@ -40,7 +40,7 @@ if not now then
 end"""
 
 
-# Cache versions (vendors/cache.py): a tag names the state of a vendor's rows at one moment. Tags are
+# Cache versions (vendors/caching/): a tag names the state of a vendor's rows at one moment. Tags are
 # "<server>.<era>:<value>". The era is a random name the store gets when it starts empty (a flush gives a new era,
 # so no old tag can match again) and values come from one counter, so a vendor's hash that is evicted or recreated
 # never repeats an old value. The server is the answering Redis process's run_id, which every restart and every
@@ -116,7 +116,7 @@ return {{auth_tag, data_tag}}
 
 # Give each KEYS[i] (a vendor's or the global hash) a new value in field ARGV[i + 1]. The era hash (name and
 # counter) is last in KEYS; ARGV[1] is a fresh era. Then publish each of ARGV[#KEYS + 2 ..] on channel
-# ARGV[#KEYS + 1] (vendors/cache.py, `Announcements`), in the same round trip.
+# ARGV[#KEYS + 1] (vendors/caching/, `Announcements`), in the same round trip.
 BUMP_SCRIPT = """
 local era = KEYS[#KEYS]
 if not redis.call('HGET', era, 'name') then
