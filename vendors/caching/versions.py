@@ -26,7 +26,7 @@ tokens that may be cached, and each announces what it ends:
 - suspension, revoke-all and a revoking rotation (vendors/services.py): the vendor row's save (token_generation);
 - one token revoked by staff: `services.access_token_revoke`;
 - RFC 7009 /auth/revoke, refresh rotation and refresh-token reuse detection: `Validator.revoke_token`,
-  `_save_bearer_token` and `validate_refresh_token` (vendors/oauth/server.py), through `tokens_ended`.
+  `_save_bearer_token` and `_dot_validate_refresh_token` (vendors/oauth/server.py), through `tokens_ended`.
 """
 
 import logging
