@@ -343,7 +343,11 @@ AUTH_COMPONENTS = {
 
 
 def add_authorization_server(result, generator, request, public):
-    """drf-spectacular postprocessing hook: document /auth/* and RFC 8414 metadata, first in the document."""
+    """drf-spectacular postprocessing hook: document /auth/* and RFC 8414 metadata, first in the document, and name
+    the host serving the document as its server, so that /docs/try calls this install (a local run, a staging host)
+    rather than production. Without a request (`manage.py spectacular`) SERVERS stays as configured."""
+    if request is not None:
+        result["servers"] = [{"url": request.build_absolute_uri("/").rstrip("/")}]
     # Routes match with or without a trailing slash; document the canonical form without it, as the spec writes it.
     paths = {path.rstrip("/") or "/": item for path, item in result.get("paths", {}).items()}
     result["paths"] = {**AUTH_PATHS, **paths, **HEALTH_PATHS}

@@ -336,7 +336,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Charp API",
     "VERSION": "1.0.0",
     "DESCRIPTION": (BASE_DIR / "charp" / "api_description.md").read_text(encoding="utf-8"),
-    "SERVERS": [{"url": env.str("PUBLIC_API_URL", default="https://api.charp.ai")}],
+    # The server of a document generated offline (`manage.py spectacular`); /api/schema names the host serving it
+    # instead (charp.openapi.add_authorization_server), so that /docs/try calls the install it is read on.
+    "SERVERS": [{"url": env.str("PUBLIC_API_URL", default=JWT_AUDIENCE)}],
     # Public: a vendor's developer reads the docs before having a token; a stale token must not hide them.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

@@ -131,3 +131,20 @@ def test_the_docs_are_public_and_served_offline(api, db):
     assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
     assert "/api/schema" in script.content.decode()
     assert api.get(assets[0]).status_code == 200
+
+
+def test_the_schema_names_the_host_serving_it_as_its_server(api, db, settings):
+    """/docs/try sends its requests to `servers`: the install being read, not production."""
+    settings.ALLOWED_HOSTS = ["staging.example.test", "api.example.test"]
+    served = api.get("/api/schema?format=json", HTTP_HOST="staging.example.test:8000").json()
+    assert served["servers"] == [{"url": "http://staging.example.test:8000"}]
+    secure = api.get("/api/schema?format=json", HTTP_HOST="api.example.test", secure=True).json()
+    assert secure["servers"] == [{"url": "https://api.example.test"}]
+
+
+def test_an_offline_schema_keeps_the_configured_server(settings):
+    from drf_spectacular.generators import SchemaGenerator
+
+    offline = SchemaGenerator().get_schema(request=None, public=True)
+    assert offline["servers"] == [{"url": settings.SPECTACULAR_SETTINGS["SERVERS"][0]["url"]}]
+    assert offline["servers"][0]["url"].startswith("https://")
