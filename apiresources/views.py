@@ -15,6 +15,17 @@ from .pagination import MAX_ID, KeysetPagination
 from .serializers import BrandSerializer, CampaignSerializer
 from .tools import TOOLS, ToolInputError
 
+
+def location_header(noun: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Location",
+        str,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description=f"The absolute URL of the new {noun}.",
+    )
+
+
 # Ids are 64-bit integers: anything else in the path is an unknown URL (404), never a database error.
 ID_PATTERN = r"[0-9]{1,18}"
 
@@ -56,6 +67,10 @@ class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
     def retrieve(self, request, *args, **kwargs):
         return cached_read(self, super().retrieve, *args, **kwargs)
 
+    def get_success_headers(self, data):
+        """A 201 names the new object: `Location` is its absolute URL (POST /brands gives …/brands/42)."""
+        return {"Location": self.request.build_absolute_uri(f"{self.request.path.rstrip('/')}/{data['id']}")}
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
             return self.queryset.none()
@@ -67,7 +82,7 @@ class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List your brands, newest first"),
-    create=extend_schema(summary="Create a brand"),
+    create=extend_schema(summary="Create a brand", parameters=[location_header("brand")]),
     retrieve=extend_schema(summary="Get a brand"),
     update=extend_schema(summary="Replace a brand"),
     partial_update=extend_schema(summary="Update some fields of a brand"),
@@ -110,7 +125,7 @@ class CampaignFilterSerializer(serializers.Serializer):
             OpenApiParameter("status", str, enum=Campaign.Status.values, description="Only campaigns in this status."),
         ],
     ),
-    create=extend_schema(summary="Create a campaign"),
+    create=extend_schema(summary="Create a campaign", parameters=[location_header("campaign")]),
     retrieve=extend_schema(summary="Get a campaign"),
     update=extend_schema(summary="Replace a campaign"),
     partial_update=extend_schema(

@@ -24,6 +24,7 @@ def test_it_creates_a_brand(client, vendor):
         "/brands", {"name": "Acme", "website": "https://acme.example", "description": "Rockets."}, format="json"
     )
     assert response.status_code == 201, response.content
+    assert response["Location"] == f"http://testserver/brands/{response.json()['id']}"
     body = response.json()
     assert set(body) == {"id", "name", "website", "description", "created_at", "updated_at"}
     brand = Brand.objects.get(pk=body["id"])
@@ -38,6 +39,8 @@ def test_it_creates_a_brand(client, vendor):
 def test_it_creates_a_brand_with_only_a_name_and_trims_it(client):
     response = client.post("/brands/", {"name": "  Acme  "}, format="json")
     assert response.status_code == 201
+    assert response["Location"] == f"http://testserver/brands/{response.json()['id']}"
+    assert client.get(response["Location"]).json()["name"] == "Acme"
     assert response.json()["name"] == "Acme"
     assert response.json()["website"] == "" and response.json()["description"] == ""
 

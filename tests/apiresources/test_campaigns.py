@@ -29,6 +29,7 @@ def make_campaign(brand, name="Spring", **fields):
 def test_it_creates_a_campaign_with_defaults(client, brand):
     response = client.post("/campaigns", {"brand": brand.pk, "name": "Spring"}, format="json")
     assert response.status_code == 201, response.content
+    assert response["Location"] == f"http://testserver/campaigns/{response.json()['id']}"
     body = response.json()
     assert body["status"] == "draft" and body["currency"] == "USD" and body["budget"] is None
     assert body["brand"] == brand.pk
@@ -49,6 +50,7 @@ def test_it_creates_a_campaign_with_every_field(client, brand):
     }
     response = client.post("/campaigns/", body, format="json")
     assert response.status_code == 201, response.content
+    assert response["Location"] == f"http://testserver/campaigns/{response.json()['id']}"
     assert response.json()["budget"] == "1500.50" and response.json()["currency"] == "EUR"
     campaign = Campaign.objects.get()
     assert (campaign.objective, campaign.budget, campaign.currency) == ("sales", Decimal("1500.50"), "EUR")

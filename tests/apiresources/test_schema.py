@@ -148,3 +148,10 @@ def test_an_offline_schema_keeps_the_configured_server(settings):
     offline = SchemaGenerator().get_schema(request=None, public=True)
     assert offline["servers"] == [{"url": settings.SPECTACULAR_SETTINGS["SERVERS"][0]["url"]}]
     assert offline["servers"][0]["url"].startswith("https://")
+
+
+def test_a_201_documents_its_location_header(schema):
+    for path in ("/brands", "/campaigns"):
+        created = schema["paths"][path]["post"]["responses"]["201"]
+        assert created["headers"]["Location"]["schema"] == {"type": "string"}, created
+        assert "Location" not in str(schema["paths"][path]["post"].get("parameters", []))
