@@ -5,6 +5,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
+from charp.http import methods
 from vendors.limits import store
 
 
@@ -16,6 +17,7 @@ def _answer(checks: dict[str, str], **details) -> JsonResponse:
     return response
 
 
+@methods.allow("GET")
 @require_safe
 def healthz(request) -> JsonResponse:
     """Liveness: the process answers HTTP; touches neither the database nor Redis."""
@@ -43,6 +45,7 @@ def _redis() -> str:
     return "ok"
 
 
+@methods.allow("GET")
 @require_safe
 def readyz(request) -> JsonResponse:
     """Readiness: the database answers `SELECT 1` and, when REDIS_URL is set, Redis answers PING."""

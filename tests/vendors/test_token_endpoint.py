@@ -211,7 +211,7 @@ def test_get_is_method_not_allowed_in_the_error_shape(client, db):
     response = client.get("/auth/token")
 
     assert_oauth_error(response, 405, "invalid_request")
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "POST, OPTIONS"
 
 
 def test_no_token_or_secret_appears_in_an_error(client, free_vendor):

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
+from charp.http import methods
 from charp.http.logs import client_id_var
 from vendors.limits.failures import token_endpoint_budget
 from vendors.oauth import client_auth
@@ -149,13 +150,15 @@ class OAuthView(View):
     """Parses and type-checks the body, then hands the parameters to django-oauth-toolkit's oauthlib core."""
 
     http_method_names = ["post", "options"]
+    # charp.http.methods.MethodMiddleware answers OPTIONS and other methods, with this code (RFC 6749's) on a 405.
+    method_not_allowed_code = "invalid_request"
     validator_class: type = Validator
     default_grant_type: str | None = None
     issues_tokens = True  # whether a client-credentials request here counts against the hourly issuance
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = oauth_error("invalid_request", f"Use POST for {request.path}.", status=405)
-        response["Allow"] = "POST"
+        response["Allow"] = "POST, OPTIONS"
         return response
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -242,6 +245,7 @@ class RevokeView(OAuthView):
         return _oauthlib_response(request, headers, body, status)
 
 
+@methods.allow("GET")
 def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
     """RFC 8414 metadata listing only what is served."""
     base = request.build_absolute_uri("/").rstrip("/")
