@@ -24,6 +24,10 @@ class CachedQuerySet(models.QuerySet):
             rows_changed.send(sender=self.model, rows=self, updates=kwargs)
             return super().update(**kwargs)
 
+    def update_unannounced(self, **kwargs):
+        """update() of columns that no worker's copy is read for (when a secret was last used): no version moves."""
+        return super().update(**kwargs)
+
     def bulk_create(self, objs, *args, **kwargs):
         with self._atomic():
             created = super().bulk_create(objs, *args, **kwargs)

@@ -4,7 +4,8 @@ The token path only sets an entry of an in-process dict (no Redis round trip, no
 known by the stored hash it matched, so a rotation between the request and the flush cannot credit the wrong secret
 (the flush compares the hash with the vendor's current and previous ones). `flush()` runs inside `usage_flush()`,
 in every process on its own schedule, so a last use is on the vendor page one USAGE_FLUSH_INTERVAL later at most.
-The columns are written with QuerySet.update(): nothing on the hot paths reads them, so no cache version moves.
+The columns are written with `update_unannounced()`: nothing on the hot paths reads them, so no cache version moves
+(an announced update would make every worker drop its copies of the vendor at each flush).
 """
 
 import threading
@@ -63,7 +64,7 @@ def flush() -> int:
                 continue  # a secret no longer stored: nothing to show it against
             # Only ever forward: a slower worker's older timestamp never overwrites a newer one.
             newer = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": moment})
-            touched += Vendor.objects.filter(newer, pk=vendor_id).update(**{field: moment})
+            touched += Vendor.objects.filter(newer, pk=vendor_id).update_unannounced(**{field: moment})
         return touched
     except Exception:
         restore(taken)
