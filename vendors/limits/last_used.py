@@ -14,6 +14,8 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from vendors.models import Vendor
+
 _pending: dict[tuple[int, str], datetime] = {}
 _lock = threading.Lock()
 
@@ -39,8 +41,6 @@ def restore(taken: dict[tuple[int, str], datetime]) -> None:
 
 def flush() -> int:
     """Write this process's pending last uses; returns how many vendor rows were touched."""
-    from vendors.models import Vendor
-
     taken = take()
     if not taken:
         return 0
