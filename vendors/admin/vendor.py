@@ -321,6 +321,21 @@ class VendorAdmin(admin.ModelAdmin):
         self.message_user(request, "That confirmation was incomplete, so nothing was done.", messages.ERROR)
         return None
 
+    def _act(self, request, vendor: Vendor, act, *, log: str, done, url: str | None = None) -> HttpResponseRedirect:
+        """Run a POSTed confirmation's action once, for the version it was rendered for, then back to `url` (the vendor
+        page): an incomplete confirmation does nothing, a stale one is refused (services.StaleAction)."""
+        url = url or self._change_url(vendor)
+        version = self._confirmed(request, vendor)
+        if version is None:
+            return _see_other(url)
+        try:
+            result = act(version)
+        except services.StaleAction as error:
+            return self._stale(request, vendor, error, url)
+        self.log_change(request, vendor, log)
+        self.message_user(request, done(result), messages.SUCCESS)
+        return _see_other(url)
+
     def _stale(self, request, vendor: Vendor, error: services.StaleAction, url: str | None = None):
         self.message_user(request, " ".join(error.messages), messages.WARNING)
         return _see_other(url or self._change_url(vendor))
@@ -404,19 +419,14 @@ class VendorAdmin(admin.ModelAdmin):
             self.message_user(request, f"{vendor} is already suspended.", messages.INFO)
             return _see_other(self._change_url(vendor))
         if request.method == "POST":
-            version = self._confirmed(request, vendor)
-            if version is None:
-                return _see_other(self._change_url(vendor))
             count = self._active_tokens(vendor).count()
-            try:
-                services.vendor_suspend(vendor=vendor, actor=request.user, version=version)
-            except services.StaleAction as error:
-                return self._stale(request, vendor, error)
-            self.log_change(request, vendor, "Suspended the vendor.")
-            self.message_user(
-                request, f"{vendor} is suspended; {count} active access token(s) were revoked.", messages.SUCCESS
+            return self._act(
+                request,
+                vendor,
+                lambda version: services.vendor_suspend(vendor=vendor, actor=request.user, version=version),
+                log="Suspended the vendor.",
+                done=lambda _: f"{vendor} is suspended; {count} active access token(s) were revoked.",
             )
-            return _see_other(self._change_url(vendor))
         return self._confirm(
             request,
             vendor,
@@ -434,16 +444,13 @@ class VendorAdmin(admin.ModelAdmin):
             self.message_user(request, f"{vendor} is already active.", messages.INFO)
             return _see_other(self._change_url(vendor))
         if request.method == "POST":
-            version = self._confirmed(request, vendor)
-            if version is None:
-                return _see_other(self._change_url(vendor))
-            try:
-                services.vendor_reactivate(vendor=vendor, actor=request.user, version=version)
-            except services.StaleAction as error:
-                return self._stale(request, vendor, error)
-            self.log_change(request, vendor, "Reactivated the vendor.")
-            self.message_user(request, f"{vendor} is active again and can get new tokens.", messages.SUCCESS)
-            return _see_other(self._change_url(vendor))
+            return self._act(
+                request,
+                vendor,
+                lambda version: services.vendor_reactivate(vendor=vendor, actor=request.user, version=version),
+                log="Reactivated the vendor.",
+                done=lambda _: f"{vendor} is active again and can get new tokens.",
+            )
         return self._confirm(
             request,
             vendor,
@@ -495,16 +502,14 @@ class VendorAdmin(admin.ModelAdmin):
     def tokens_revoke_all_view(self, request, vendor: Vendor):
         tokens_url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])
         if request.method == "POST":
-            version = self._confirmed(request, vendor)
-            if version is None:
-                return _see_other(tokens_url)
-            try:
-                count = services.vendor_tokens_revoke(vendor=vendor, actor=request.user, version=version)
-            except services.StaleAction as error:
-                return self._stale(request, vendor, error, tokens_url)
-            self.log_change(request, vendor, "Revoked every token.")
-            self.message_user(request, f"Revoked {count} access token(s) and every refresh token.", messages.SUCCESS)
-            return _see_other(tokens_url)
+            return self._act(
+                request,
+                vendor,
+                lambda version: services.vendor_tokens_revoke(vendor=vendor, actor=request.user, version=version),
+                log="Revoked every token.",
+                done=lambda count: f"Revoked {count} access token(s) and every refresh token.",
+                url=tokens_url,
+            )
         return self._confirm(
             request,
             vendor,
