@@ -9,10 +9,14 @@ from charp.http import methods
 from vendors.limits import store
 
 
-def _answer(checks: dict[str, str], **details) -> JsonResponse:
-    healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks, **details}
-    response = JsonResponse(body, status=200 if healthy else 503)
+def _answer(checks: dict[str, str], *, optional: frozenset[str] = frozenset(), **details) -> JsonResponse:
+    """200 while every required check is ok; a failed optional check only makes the status `degraded`."""
+    failed = {name for name, value in checks.items() if value != "ok"}
+    if failed - optional:
+        status, code = "unavailable", 503
+    else:
+        status, code = ("degraded" if failed else "ok"), 200
+    response = JsonResponse({"status": status, "checks": checks, **details}, status=code)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -48,10 +52,18 @@ def _redis() -> str:
 @methods.allow("GET")
 @require_safe
 def readyz(request) -> JsonResponse:
-    """Readiness: the database answers `SELECT 1` and, when REDIS_URL is set, Redis answers PING."""
+    """Readiness: the database answers `SELECT 1`. Redis is reported but not required.
+
+    Without Redis the API fails open (limits and metering pause, the worker caches keep serving), so a Redis outage
+    must not take every node out of the load balancer at once: it answers 200 with status `degraded`.
+    """
     checks = {"database": _database()}
     if settings.REDIS_URL:
         checks["redis"] = _redis()
     # The limiter's own view (it fails open while its last Redis call failed), for whoever reads the probe.
     limiter = store.status()
-    return _answer(checks, rate_limits={"backend": limiter["backend"], "healthy": limiter["healthy"]})
+    return _answer(
+        checks,
+        optional=frozenset({"redis"}),
+        rate_limits={"backend": limiter["backend"], "healthy": limiter["healthy"]},
+    )

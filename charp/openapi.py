@@ -251,7 +251,7 @@ _HEALTH_SCHEMA = {
     "type": "object",
     "required": ["status", "checks"],
     "properties": {
-        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
         "checks": {
             "type": "object",
             "additionalProperties": {"type": "string"},
@@ -291,9 +291,10 @@ HEALTH_PATHS = {
     "/readyz": _health_operation(
         "readyz",
         "Readiness",
-        "The database answers `SELECT 1` and, when Redis is configured, Redis answers PING. Unauthenticated, not "
+        "The database answers `SELECT 1` and, when Redis is configured, Redis answers PING. Redis is not required: "
+        "while it is down the API fails open and this answers 200 with `status` `degraded`. Unauthenticated, not "
         "rate-limited, served over plain HTTP too, `Cache-Control: no-store`.",
-        "A dependency is unreachable; `checks` names it.",
+        "The database is unreachable; `checks` names it.",
     ),
 }
 

@@ -58,7 +58,8 @@ def test_readyz_pings_redis(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_naming_redis_when_it_is_unreachable(client):
+def test_readyz_stays_ready_but_degraded_naming_redis_when_it_is_unreachable(client):
+    # The API fails open without Redis; pulling every node from the load balancer would turn that into an outage.
     # A real client pointed at a closed port: the same failure as a stopped Redis.
     unreachable = "redis://127.0.0.1:1/0"
     caches = {
@@ -71,8 +72,8 @@ def test_readyz_is_503_naming_redis_when_it_is_unreachable(client):
     with override_settings(REDIS_URL=unreachable, CACHES=caches):
         response = client.get("/readyz")
 
-    assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
     assert response.json()["checks"]["database"] == "ok"
     assert response.json()["checks"]["redis"] == "unreachable (ConnectionError)"
 
