@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.cache import patch_vary_headers
 from oauth2_provider.models import AccessToken
 from rest_framework import exceptions
 from rest_framework.views import APIView
@@ -94,3 +95,12 @@ class AdmittedView(APIView):
 
     def get_authenticate_header(self, request) -> str:
         return authentication.CHALLENGE
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer, errors included, is one vendor's: no shared cache may keep it, and a private cache must
+        revalidate it. A stricter `no-store` (a database outage's 503) is kept."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "private, no-cache"
+        patch_vary_headers(response, ("Authorization",))
+        return response
