@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from django.core.validators import URLValidator
+from django.db import models
 from rest_framework import serializers
 
 from .currencies import CURRENCY_CODES
@@ -44,6 +45,33 @@ class RejectUnknownFieldsMixin:
         return value
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that takes only JSON strings: DRF's CharField turns `0` into "0" and `true` into "True"."""
+
+    default_error_messages = {
+        "invalid": "Must be a string (in quotes); numbers, booleans and objects are not converted."
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictURLField(StrictCharField, serializers.URLField):
+    pass
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose text fields refuse non-strings instead of coercing them."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
+
+
 def _reader(field: serializers.Field):
     """A function from instance to output value that gives exactly what DRF's Serializer.to_representation would."""
     attr = field.source_attrs[0] if len(field.source_attrs) == 1 else None
@@ -76,7 +104,9 @@ def _reader(field: serializers.Field):
 PLAIN_FIELDS = {
     serializers.IntegerField,
     serializers.CharField,
+    StrictCharField,
     serializers.URLField,
+    StrictURLField,
     serializers.EmailField,
     serializers.ChoiceField,
     serializers.BooleanField,
@@ -97,10 +127,10 @@ class FastOutputMixin:
         return {name: read(instance) for name, read in readers}
 
 
-class BrandSerializer(FastOutputMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class BrandSerializer(FastOutputMixin, RejectUnknownFieldsMixin, StrictModelSerializer):
     """A brand of yours. Unknown fields are refused; read-only ones may be sent back unchanged."""
 
-    website = serializers.URLField(
+    website = StrictURLField(
         max_length=500,
         required=False,
         allow_blank=True,
@@ -152,7 +182,7 @@ class VendorBrandField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-class CurrencyField(serializers.CharField):
+class CurrencyField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=3, **kwargs)
 
@@ -166,7 +196,7 @@ class CurrencyField(serializers.CharField):
         return code
 
 
-class CampaignSerializer(FastOutputMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class CampaignSerializer(FastOutputMixin, RejectUnknownFieldsMixin, StrictModelSerializer):
     """A campaign of one of your brands. Unknown fields are refused; read-only ones may be sent back unchanged."""
 
     brand = VendorBrandField(help_text="The id of one of your brands.")

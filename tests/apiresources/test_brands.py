@@ -90,7 +90,12 @@ def test_deleting_a_brand_with_campaigns_is_a_conflict(client, vendor):
         ({"name": "   "}, "name", "blank"),
         ({"name": "x" * 201}, "name", "200"),
         ({"name": None}, "name", "null"),
-        ({"name": ["Acme"]}, "name", "valid string"),
+        ({"name": ["Acme"]}, "name", "must be a string"),
+        # No coercion: DRF's CharField would store 123 as "123" and false as "False".
+        ({"name": 123}, "name", "must be a string"),
+        ({"name": False}, "name", "must be a string"),
+        ({"name": "Acme", "description": 0}, "description", "must be a string"),
+        ({"name": "Acme", "website": 1}, "website", "must be a string"),
         ({"name": "Acme", "website": "not a url"}, "website", "valid"),
         ({"name": "Acme", "website": "ftp://files.example"}, "website", "http"),
         ({"name": "Acme", "website": "javascript:alert(1)"}, "website", "valid"),

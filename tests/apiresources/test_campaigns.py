@@ -105,6 +105,8 @@ def test_put_without_status_keeps_the_status(client, brand):
         ({"brand": "BRAND", "name": "S", "budget": "NaN"}, "budget", "valid number"),
         ({"brand": "BRAND", "name": "S", "budget": "lots"}, "budget", "valid number"),
         ({"brand": "BRAND", "name": "S", "currency": "XYZ"}, "currency", "ISO 4217"),
+        ({"brand": "BRAND", "name": 7}, "name", "must be a string"),
+        ({"brand": "BRAND", "name": "S", "currency": 978}, "currency", "must be a string"),
         ({"brand": "BRAND", "name": "S", "currency": "DOLLARS"}, "currency", "not an ISO 4217"),
         ({"brand": "BRAND", "name": "S", "start_date": "2026-02-30"}, "start_date", "wrong format"),
         ({"brand": "BRAND", "name": "S", "end_date": 20260101}, "end_date", "wrong format"),
