@@ -159,7 +159,7 @@ def _keys(name: str, *, many: bool) -> list[str] | None:
 
 
 # Client secrets are machine-generated with 256 bits of entropy, so a slow password hash buys nothing and lets
-# anyone holding one client ID burn CPU; a peppered HMAC-SHA256 is the right cost (DESIGN.md, decision 5).
+# anyone holding one client ID burn CPU; a peppered HMAC-SHA256 is the right cost (docs/design.md, decision 5).
 _pepper = _keys("CLIENT_SECRET_PEPPER", many=False)
 CLIENT_SECRET_PEPPER = _pepper[0] if _pepper else _derived_key("client-secret-pepper")
 # HS256 signing keys for access tokens; the first signs, all verify, so keys can be rotated.

@@ -4,7 +4,7 @@ checking the password, until the oldest failure leaves the window.
 
 Never per username alone: then anyone could keep a staff member out, during an incident say, by sending wrong
 passwords for a known username. Keyed with the address, a flood locks only the address it comes from, and the
-staff member still signs in from their own (DESIGN.md, decision 12)."""
+staff member still signs in from their own (docs/design.md, decision 12)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""A fast, peppered hasher for machine-generated client secrets (DESIGN.md, decision 5)."""
+"""A fast, peppered hasher for machine-generated client secrets (docs/design.md, decision 5)."""
 
 import hmac
 

@@ -89,7 +89,7 @@ class ClientCredentialsWithRefreshGrant(ClientCredentialsGrant):
     """Client credentials that also issue a refresh token, as the vendor contract requires.
 
     RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included; the spec's step 2 includes one, so we do, with
-    rotation, reuse detection and hashed storage as compensating controls (DESIGN.md, decision 2).
+    rotation, reuse detection and hashed storage as compensating controls (docs/design.md, decision 2).
     """
 
     def create_token_response(self, request, token_handler):
@@ -293,7 +293,7 @@ class Validator(OAuth2Validator):
             raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
         if previous is not None:
             # Of concurrent refreshes of one token only the first to lock it may rotate it; DOT 3.4.1 would hand the
-            # others a 200 with the winner's blank (hashed-at-rest) tokens (DESIGN.md, decision 4).
+            # others a 200 with the winner's blank (hashed-at-rest) tokens (docs/design.md, decision 4).
             # The same statement also names the access token that DOT's rotation deletes (RefreshToken.revoke()), to
             # announce it; only the refresh row is locked (`of`), as before the join.
             live = RefreshToken.objects.select_for_update(of=("self",)).filter(pk=previous.pk, revoked__isnull=True)
@@ -366,7 +366,7 @@ class Validator(OAuth2Validator):
         return rt.application == client
 
     # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's
-    # service user (DESIGN.md, decision 2).
+    # service user (docs/design.md, decision 2).
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         request.user = request.client.user
         return super()._create_access_token(expires, request, token, source_refresh_token)
@@ -377,7 +377,7 @@ class Validator(OAuth2Validator):
 
 
 class RefreshValidator(Validator):
-    """For /auth/refresh only: the refresh token alone identifies the client (DESIGN.md, decision 3).
+    """For /auth/refresh only: the refresh token alone identifies the client (docs/design.md, decision 3).
 
     Client credentials are optional there; if they are sent they must authenticate and match the token's client.
     """
