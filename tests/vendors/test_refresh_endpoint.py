@@ -87,6 +87,15 @@ def test_refresh_token_lookups_are_never_ordered_by_id(client, api, free_vendor)
     assert not [sql for sql in lookups if 'ORDER BY "oauth2_provider_refreshtoken"."id"' in sql]
 
 
+def test_a_refresh_costs_one_read_and_one_write(client, api, free_vendor, django_assert_num_queries):
+    """The refresh token with its access token, client and vendor in one SELECT; on PostgreSQL the rotation in one
+    statement (vendors/oauth/writes.py), on SQLite four in a transaction (with its SAVEPOINT and RELEASE in a test).
+    Redis counts the issuance."""
+    first = get_token(api, free_vendor)
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
+        assert refresh(client, first["refresh_token"]).status_code == 200
+
+
 def test_form_refresh_at_the_token_endpoint_requires_client_authentication(client, api, free_vendor):
     token = get_token(api, free_vendor)["refresh_token"]
     issued = free_vendor

@@ -51,3 +51,31 @@ def test_tokens_written_in_one_statement_work_and_rotate(client, standard_vendor
     rotated = client.post("/auth/refresh", body, content_type="application/json")
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
     assert client.get("/brands", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
+
+
+def refresh(client, refresh_token: str):
+    return client.post("/auth/refresh", json.dumps({"refresh_token": refresh_token}), content_type="application/json")
+
+
+def test_the_one_statement_rotation_writes_what_dot_writes(client, standard_vendor, monkeypatch):
+    def rotate() -> tuple[RefreshToken, AccessToken, RefreshToken]:
+        first = issue(client, standard_vendor)
+        response = refresh(client, first["refresh_token"])
+        assert response.status_code == 200
+        previous = RefreshToken.objects.get(token_checksum=token_checksum(first["refresh_token"]))
+        assert not AccessToken.objects.filter(token_checksum=token_checksum(first["access_token"])).exists()
+        return previous, *rows(response.json())
+
+    fast = rotate()
+    monkeypatch.setattr(writes, "direct_insert", lambda: False)
+    stock = rotate()
+    differ = RANDOM | {"revoked", "source_refresh_token"}  # the two checked below
+    for ours, theirs in zip(fast, stock, strict=True):
+        assert {k: v for k, v in model_to_dict(ours).items() if k not in differ} == {
+            k: v for k, v in model_to_dict(theirs).items() if k not in differ
+        }
+    for previous, access, new in (fast, stock):
+        assert previous.revoked is not None and previous.access_token_id is None
+        assert access.source_refresh_token_id == previous.pk
+        assert new.access_token_id == access.pk and new.token_family == previous.token_family
+        assert new.revoked is None and access.token == "" and new.token == ""

@@ -1,4 +1,5 @@
-"""The two reads on the hot paths, as fixed SQL: a token with its client, and a client with its vendor.
+"""The reads on the hot paths, as fixed SQL: a token with its client, a client with its vendor, and a refresh token
+with its access token, client and vendor.
 
 Hand-written because the ORM's select_related query took 3.8 ms to compile and run, this one 1.2 ms (PG 15).
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Model
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from vendors.caching import copies, versions
 from vendors.limits import store
@@ -27,7 +28,9 @@ PLAN_FIELDS = [field.name for field in Plan._meta.concrete_fields]
 class JoinedRead:
     """SELECT the given fields of `models` joined by `joins`, WHERE one column equals a value."""
 
-    def __init__(self, loaded: list[tuple[type[Model], list[str]]], joins: Callable[[Callable], str], where: str):
+    def __init__(
+        self, loaded: list[tuple[type[Model], list[str]]], joins: Callable[[Callable], str], where: str | Callable
+    ):
         self.loaded, self.joins, self.where = loaded, joins, where
         self._compiled = None
         # Per model, the attribute names from_db wants, in column order: resolved once, not per request.
@@ -43,9 +46,13 @@ class JoinedRead:
                 converters.append(
                     (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
                 )
-        tables = self.joins(lambda model: quote(model._meta.db_table))
+
+        def table(model):
+            return quote(model._meta.db_table)
+
+        where = self.where(table) if callable(self.where) else self.where
         # Names come from the models and the value is a bound parameter: nothing here is user input.
-        sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE {self.where}"  # noqa: S608
+        sql = f"SELECT {', '.join(columns)} FROM {self.joins(table)} WHERE {where}"  # noqa: S608
         return sql, converters
 
     def __call__(self, value) -> list[Model] | None:
@@ -104,6 +111,45 @@ _client_read = JoinedRead(
     ),
     "client_id = %s",
 )
+
+
+# A refresh token's rows, for /auth/refresh: the token (the live row first, as DOT orders them; several rows may share
+# a checksum), the access token it is bound to (LEFT JOIN: NULL once rotated or revoked), and its client as
+# client_with_vendor reads it, so that a refresh needs no other read.
+_refresh_read = JoinedRead(
+    [
+        (RefreshToken, [field.name for field in RefreshToken._meta.concrete_fields]),
+        (AccessToken, [field.name for field in AccessToken._meta.concrete_fields]),
+        (Application, [field.name for field in Application._meta.concrete_fields]),
+        (Vendor, VENDOR_FIELDS),
+        (Plan, PLAN_FIELDS),
+        (get_user_model(), USER_FIELDS),
+    ],
+    lambda t: (
+        f"{t(RefreshToken)} LEFT JOIN {t(AccessToken)} ON {t(AccessToken)}.id = {t(RefreshToken)}.access_token_id"
+        f" JOIN {t(Application)} ON {t(Application)}.id = {t(RefreshToken)}.application_id"
+        f" JOIN {t(Vendor)} ON {t(Vendor)}.application_id = {t(Application)}.id"
+        f" JOIN {t(Plan)} ON {t(Plan)}.id = {t(Vendor)}.plan_id"
+        f" JOIN {t(get_user_model())} ON {t(get_user_model())}.id = {t(RefreshToken)}.user_id"
+    ),
+    lambda t: f"{t(RefreshToken)}.token_checksum = %s ORDER BY {t(RefreshToken)}.revoked DESC NULLS FIRST LIMIT 1",
+)
+
+
+def refresh_token_with_client(checksum: str) -> RefreshToken | None:
+    """The refresh token stored under `checksum` (the live one if any), with its access token (or None), its user,
+    and its application with vendor and plan attached, in one query."""
+    found = _refresh_read(checksum)
+    if found is None:
+        return None
+    refresh, access, application, vendor, plan, user = found
+    refresh.access_token = access if access.pk is not None else None
+    refresh.application, refresh.user = application, user
+    if application.user_id == user.pk:  # always, as tokens belong to the vendor's service user (else read lazily)
+        application.user = user
+    _link_vendor(application, vendor, plan)
+    versions.remember(application, vendor)
+    return refresh
 
 
 def access_token_with_vendor(checksum: str) -> AccessToken | None:

@@ -5,7 +5,6 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken, refresh_token_expire_timedelta
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -38,6 +37,7 @@ MALFORMED_CREDENTIALS = (
     "Send the client ID and secret you were given, once."
 )
 AUTHENTICATE_AGAIN = "Authenticate with your client credentials at /auth/token for new tokens."
+REVOKED_MEANWHILE = "The refresh token was revoked. Authenticate with your client credentials at /auth/token."
 RACE_LOST = (
     "This refresh token was just used by a concurrent request, which received its successor: use that one. "
     f"{AUTHENTICATE_AGAIN}"
@@ -257,7 +257,11 @@ class Validator(OAuth2Validator):
                 )
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        if request.grant_type != "client_credentials" or not writes.direct_insert() or "scope" not in token:
+        if not writes.direct_insert() or "scope" not in token:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "refresh_token":
+            return self._rotate(token, request)
+        if request.grant_type != "client_credentials":
             return super().save_bearer_token(token, request, *args, **kwargs)
         # The rows DOT's _save_bearer_token writes for this grant, sent as one statement (vendors/oauth/writes.py).
         self._check_and_set_request_resource(request)
@@ -277,6 +281,40 @@ class Validator(OAuth2Validator):
         if not writes.insert_token_pair(access, refresh, client.vendor):
             raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
 
+    def _rotate(self, token, request) -> None:
+        """The rows DOT's _save_bearer_token writes for a refresh (rotation, grace period 0: the previous refresh
+        token revoked, its access token deleted, a new pair in the same family), as one statement on PostgreSQL
+        (vendors/oauth/writes.py), under the vendor's share lock like every token write."""
+        self._check_and_set_request_resource(request)
+        previous, client = request.refresh_token_instance, request.client
+        # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
+        client_auth.current().issuance = count_refresh(client.vendor.plan, client.client_id)
+        lifetime = token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        resource = getattr(request, "resource", [])
+        access = AccessToken(
+            user=client.user,
+            scope=token["scope"],
+            expires=timezone.now() + timedelta(seconds=lifetime),
+            application=client,
+            source_refresh_token=previous,
+            resource=resource,
+        )
+        self._set_token_value(access, token["access_token"])
+        refresh = RefreshToken(
+            user=client.user, application=client, token_family=previous.token_family, resource=resource
+        )
+        self._set_token_value(refresh, token["refresh_token"])
+        ended = previous.access_token.token_checksum
+        outcome = writes.rotate_token_pair(previous, access, refresh, client.vendor)
+        if outcome is writes.Rotation.VENDOR_CHANGED:
+            raise errors.InvalidGrantError(description=REVOKED_MEANWHILE, request=request)
+        if outcome is writes.Rotation.ALREADY_USED:
+            # Of concurrent refreshes of one token only the first may rotate it; DOT 3.4.1 would hand the others a
+            # 200 with the winner's blank (hashed-at-rest) tokens (docs/design.md, decision 4).
+            raise errors.InvalidGrantError(description=RACE_LOST, request=request)
+        # DOT's rotation deletes the access token, which no receiver hears (vendors/caching/versions.py).
+        versions.tokens_ended(client.client_id, [ended])
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
         # Inside DOT's transaction: first the vendor's row, shared, as the one-statement path does
         # (vendors/oauth/writes.py), so that a suspension, revoke-all or revoking rotation is ordered before or after
@@ -285,11 +323,7 @@ class Validator(OAuth2Validator):
         previous = getattr(request, "refresh_token_instance", None)
         if not writes.issuance_lock(vendor):
             if previous is not None:
-                raise errors.InvalidGrantError(
-                    description="The refresh token was revoked. Authenticate with your client credentials at "
-                    "/auth/token.",
-                    request=request,
-                )
+                raise errors.InvalidGrantError(description=REVOKED_MEANWHILE, request=request)
             raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
         if previous is not None:
             # Of concurrent refreshes of one token only the first to lock it may rotate it; DOT 3.4.1 would hand the
@@ -329,12 +363,7 @@ class Validator(OAuth2Validator):
     def _dot_validate_refresh_token(self, refresh_token, client, request):
         """DOT 3.4.1's validate_refresh_token (a test pins its source), but reuse detection reads the family's access
         tokens first, to announce them once RefreshToken.revoke_family() has deleted them (no receiver hears that)."""
-        rt = (
-            RefreshToken.objects.filter(token_checksum=token_checksum(refresh_token))
-            .select_related("access_token")
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        rt = self._refresh_row(refresh_token, request)
         if not rt:
             return False
         if rt.revoked is not None:
@@ -365,6 +394,18 @@ class Validator(OAuth2Validator):
         request.refresh_token_instance = rt
         return rt.application == client
 
+    @staticmethod
+    def _refresh_row(refresh_token: str, request) -> RefreshToken | None:
+        """The refresh token's row with its access token, user and client (DOT's select_related("access_token")
+        query, ordered live row first, and its two lazy reads of user and application, in one query); read once per
+        request, by RefreshValidator.authenticate_client_id when it runs first."""
+        checksum = token_checksum(refresh_token)
+        read = getattr(request, "charp_refresh_row", None)
+        if read is None or read[0] != checksum:
+            read = (checksum, lookups.refresh_token_with_client(checksum))
+            request.charp_refresh_row = read
+        return read[1]
+
     # DOT drops the user for client_credentials, but RefreshToken.user is NOT NULL: tokens belong to the vendor's
     # service user (docs/design.md, decision 2).
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
@@ -389,20 +430,17 @@ class RefreshValidator(Validator):
         presented = request.refresh_token
         if not isinstance(presented, str) or not presented:
             self._unknown(presented if isinstance(presented, str) else "", request)
-        # Neither first() nor get(): several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)),
-        # all of one client, and first()'s ORDER BY id LIMIT 1 lets PostgreSQL walk the primary key instead of the
-        # checksum index when its statistics are missing (after a restore or a bulk load): a scan of the whole table
-        # on every refresh (`make scale`).
-        checksum = token_checksum(presented)
-        owners = RefreshToken.objects.filter(token_checksum=checksum).values_list("application__client_id", flat=True)
-        owner = next(iter(owners), None)
-        if owner is None:
+        # Several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)), all of one client: the
+        # read orders them by `revoked`, which that unique index serves, never by id, whose ORDER BY id LIMIT 1 lets
+        # PostgreSQL walk the primary key instead when its statistics are missing (after a restore or a bulk load):
+        # a scan of the whole table on every refresh (`make scale`).
+        row = self._refresh_row(presented, request)
+        if row is None:
             self._unknown(presented, request)
+        client, owner = row.application, row.application.client_id
         if client_id and client_id != owner:
             return False
-        client = self._load_application(owner, request)
-        if client is None:
-            return False
+        request.client = client  # read with the refresh token, from the database
         if not client.vendor.is_active:
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
