@@ -147,14 +147,7 @@ class BrandSerializer(FastOutputMixin, RejectUnknownFieldsMixin, StrictModelSeri
             "description": {"help_text": "At most 2,000 characters (optional)."},
         }
 
-    def validate_name(self, name: str) -> str:
-        vendor = self.context["request"].auth.application.vendor
-        others = Brand.objects.filter(vendor=vendor, name=name)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
-            raise serializers.ValidationError(f"You already have a brand named '{name}'.")
-        return name
+    # A duplicate name is refused by the database's unique constraint, in the write itself (apiresources/services.py).
 
 
 class VendorBrandField(serializers.PrimaryKeyRelatedField):

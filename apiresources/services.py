@@ -1,16 +1,40 @@
-"""Business actions on brands and campaigns; the viewsets call these after their serializers have validated input."""
+"""Business actions on brands and campaigns; the viewsets call these after their serializers have validated input.
 
+Each write is one statement: the database's constraints answer what a read before it would have asked (a duplicate
+name, a brand still in use), which also settles the race of two requests that both read first.
+"""
+
+import contextlib
 from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import RestrictedError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
+from rest_framework.exceptions import NotFound
 
 from charp.http.errors import Conflict
-from vendors.models import Vendor
+from vendors.models import Vendor, rows_changed
 
 from .models import Brand, Campaign
+
+
+def _one_statement():
+    """Where a statement that a constraint refuses must not end the enclosing transaction: inside one, a savepoint;
+    in autocommit (a request) nothing, as the statement is its own transaction and atomic() would add a BEGIN and a
+    COMMIT round trip."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+def _save(instance: Brand | Campaign, changed) -> None:
+    """UPDATE the changed columns only; a row deleted meanwhile is a 404, never inserted again (as save() would)."""
+    try:
+        instance.save(update_fields=[*changed, "updated_at"])
+    except DatabaseError as error:
+        if type(error) is not DatabaseError:  # Django's own "did not affect any rows" is the bare class
+            raise
+        noun = type(instance).__name__.lower()
+        raise NotFound(f"This {noun} was deleted meanwhile; list your {noun}s to see what is left.") from None
 
 
 def _duplicate_name(name: str) -> ValidationError:
@@ -19,10 +43,9 @@ def _duplicate_name(name: str) -> ValidationError:
 
 def brand_create(*, vendor: Vendor, name: str, website: str = "", description: str = "") -> Brand:
     try:
-        with transaction.atomic():
+        with _one_statement():
             return Brand.objects.create(vendor=vendor, name=name, website=website, description=description)
-    except IntegrityError:
-        # The serializer checked first; this is the race of two creates with one name.
+    except IntegrityError:  # brand_name_unique_per_vendor
         raise _duplicate_name(name) from None
 
 
@@ -30,24 +53,31 @@ def brand_update(*, brand: Brand, **changes: str) -> Brand:
     for field, value in changes.items():
         setattr(brand, field, value)
     try:
-        with transaction.atomic():
-            brand.save()
+        with _one_statement():
+            _save(brand, changes)
     except IntegrityError:
         raise _duplicate_name(brand.name) from None
     return brand
 
 
 def brand_delete(*, brand: Brand) -> None:
-    """Delete a brand; refused with 409 while campaigns still belong to it."""
-    count = brand.campaigns.count()
-    if count:
-        raise Conflict(_in_use_message(brand, count))
+    """Delete a brand; refused with 409 while campaigns still belong to it.
+
+    One DELETE that finds no row while a campaign refers to the brand; the foreign key refuses it if a campaign was
+    added meanwhile. Django's delete() would read the campaigns first (RESTRICT) inside its own transaction."""
+    unused = Brand.objects.filter(pk=brand.pk).exclude(Exists(Campaign.objects.filter(brand=OuterRef("pk"))))
     try:
-        with transaction.atomic():
-            brand.delete()
-    except (RestrictedError, IntegrityError):
-        # A campaign was attached between the count and the delete.
-        raise Conflict(_in_use_message(brand, brand.campaigns.count())) from None
+        with _one_statement():
+            deleted = unused._raw_delete(unused.db)
+    except IntegrityError:
+        deleted = 0
+    if not deleted:
+        count = brand.campaigns.count()
+        if not count:
+            raise NotFound("This brand was deleted meanwhile; list your brands to see what is left.")
+        raise Conflict(_in_use_message(brand, count))
+    # After the DELETE: in autocommit the bump goes out at once, and must not precede it (vendors/caching/versions.py).
+    rows_changed.send(sender=Brand, rows=[brand])
 
 
 def _in_use_message(brand: Brand, count: int) -> str:
@@ -72,17 +102,18 @@ def campaign_create(
 ) -> Campaign:
     if brand.vendor_id != vendor.pk:
         raise ValidationError({"brand": "No such brand among yours."})
-    return Campaign.objects.create(
-        vendor=vendor,
-        brand=brand,
-        name=name,
-        objective=objective,
-        status=status,
-        budget=budget,
-        currency=currency,
-        start_date=start_date,
-        end_date=end_date,
-    )
+    fields = {"name": name, "objective": objective, "status": status, "budget": budget, "currency": currency}
+    try:
+        with _one_statement():
+            return Campaign.objects.create(
+                vendor=vendor, brand=brand, start_date=start_date, end_date=end_date, **fields
+            )
+    except IntegrityError:  # the serializer checked the other constraints: the brand was deleted meanwhile
+        raise _brand_gone() from None
+
+
+def _brand_gone() -> ValidationError:
+    return ValidationError({"brand": "This brand was deleted meanwhile; list your brands and pick another."})
 
 
 def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
@@ -90,12 +121,15 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
     status = changes.get("status", campaign.status)
     if not campaign.can_move_to(status):
         raise ValidationError({"status": transition_error(campaign.status, status)})
-    brand = changes.get("brand", campaign.brand)
-    if brand.vendor_id != campaign.vendor_id:
+    if "brand" in changes and changes["brand"].vendor_id != campaign.vendor_id:
         raise ValidationError({"brand": "No such brand among yours."})
     for field, value in changes.items():
         setattr(campaign, field, value)
-    campaign.save()
+    try:
+        with _one_statement():
+            _save(campaign, changes)
+    except IntegrityError:
+        raise _brand_gone() from None
     return campaign
 
 

@@ -57,10 +57,13 @@ class CachedModel(models.Model):
         abstract = True
 
     def delete(self, *args, **kwargs):
-        with transaction.atomic(using=router.db_for_write(type(self)), savepoint=False):
-            if not post_delete.has_listeners(type(self)):  # a receiver would cost its fast deletes (CONTRACT)
-                rows_changed.send(sender=type(self), rows=[self])
-            return super().delete(*args, **kwargs)
+        # Announced after the DELETE, not in a transaction of its own around it: inside a transaction the bump waits
+        # for its commit, and in autocommit it goes out once the row is gone, without a BEGIN and COMMIT.
+        announce = not post_delete.has_listeners(type(self))  # a receiver would cost its fast deletes (CONTRACT)
+        deleted = super().delete(*args, **kwargs)
+        if announce:
+            rows_changed.send(sender=type(self), rows=[self])
+        return deleted
 
 
 class Plan(CachedModel):
