@@ -3,10 +3,12 @@
 import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from unittest.mock import Mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import OperationalError
 
 from vendors import selectors
 from vendors.limits import metering
@@ -105,3 +107,22 @@ def test_the_usage_command_rejects_an_unknown_client_and_bad_days(free_vendor):
         call_command("usage", "nope")
     with pytest.raises(CommandError, match="--days"):
         call_command("usage", free_vendor.vendor.client_id, "--days", "0")
+
+
+@pytest.mark.parametrize("limit", ["requests_per_minute", "monthly_quota"])
+def test_requests_answered_5xx_are_neither_metered_nor_counted_against_the_plan(
+    free_vendor, as_vendor, monkeypatch, settings, limit
+):
+    settings.READ_CACHE_SECONDS = 0  # every list reads the database, which is down for four of them
+    Plan.objects.filter(code="free").update(**{limit: 5})
+    client = as_vendor(free_vendor)
+    for _ in range(3):
+        assert client.get("/brands").status_code == 200
+    with monkeypatch.context() as outage:
+        outage.setattr("apiresources.selectors.brand_list", Mock(side_effect=OperationalError("server closed")))
+        for _ in range(4):
+            assert client.get("/brands").status_code == 503
+    assert [client.get("/brands").status_code for _ in range(3)] == [200, 200, 429]
+    metering.usage_flush()
+    row = UsageDay.objects.get(vendor=free_vendor.vendor)
+    assert (row.requests, row.throttled) == (5, 1)

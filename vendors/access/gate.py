@@ -68,7 +68,8 @@ def admit(request: HttpRequest, api_family: str) -> Admission:
             tags = outcome.tags if outcome is not None else None
             access_token = authentication.from_database(bearer.checksum, bearer.client_id, bearer.expires_at, tags=tags)
             outcome = outcome and plan.count(access_token.application.vendor, None, now)
-        standing = plan.Standing(plan=access_token.application.vendor.plan, outcome=outcome, now=now)
+        vendor = access_token.application.vendor
+        standing = plan.Standing(plan=vendor.plan, outcome=outcome, now=now, client_id=vendor.client_id)
         request.plan_standing = standing
         if (error := standing.error()) is not None:
             raise error

@@ -41,6 +41,7 @@ class Standing:
     plan: Plan
     outcome: store.Outcome | None
     now: datetime
+    client_id: str = ""  # whose counters `outcome` moved
 
     @property
     def limit(self) -> int:
@@ -109,6 +110,17 @@ class Standing:
             wait=wait,
             extra={"plan": plan.code, "requests_per_minute": plan.requests_per_minute, "retry_after": wait},
         )
+
+
+def refund(standing: Standing) -> None:
+    """Take back a request `count` counted, answered 5xx: a failure of ours is neither billed nor held against the
+    vendor's limits."""
+    store.refund(
+        client_id=standing.client_id,
+        month=f"{month_bounds(standing.now)[0]:%Y%m}",
+        day=standing.now.date().isoformat(),
+        outcome=standing.outcome,
+    )
 
 
 def count(vendor: Vendor, expected_auth: str | None, now: datetime) -> store.Outcome | None:

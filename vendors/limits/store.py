@@ -108,6 +108,21 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, count + 1, tonumber(oldest[2]), used, now, auth_tag, data_tag}
 """.replace("--CLOCK--", _clock(8)).replace("--VERSIONS--", _versions("4", "ARGV[10]"))
 
+# Take back what one admitted request counted, when it was answered 5xx (vendors/limits/middleware.py): its window
+# entry, its unit of the month's quota and its usage count. Nothing when its entry has left the window already (a
+# request slower than the window), so a refund never takes back more than the request added.
+# KEYS: 1 window, 2 month counter, 3 pending usage; ARGV: 1 the request's window member, 2 requests field
+REFUND_SCRIPT = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
+return 1
+"""
+
 # The current tags of one vendor. KEYS: versions (see _versions); ARGV: 1 a fresh era.
 TAGS_SCRIPT = f"""
 {_versions("1", "ARGV[1]")}
@@ -244,6 +259,7 @@ return redis.call('HGETALL', KEYS[2])
 # Every script by the name RedisBackend keeps it under ("_hit", ...).
 SCRIPTS = {
     "hit": HIT_SCRIPT,
+    "refund": REFUND_SCRIPT,
     "tags": TAGS_SCRIPT,
     "bump": BUMP_SCRIPT,
     "check": CHECK_SCRIPT,
@@ -284,6 +300,7 @@ class Outcome:
     used: int
     now_ms: int
     tags: Tags
+    member: str = ""  # this request's entry in the window, to refund it
 
 
 def _era() -> str:
@@ -359,12 +376,18 @@ class RedisBackend:
         now_ms,
         version_keys,
         expected_auth,
+        member=None,
     ):
-        args = [limit, window_ms, quota, quota_ttl, _unique(), requests_field, throttled_field, self._now(now_ms)]
+        member = member or _unique()
+        args = [limit, window_ms, quota, quota_ttl, member, requests_field, throttled_field, self._now(now_ms)]
         args += [expected_auth or "", _era()]
         keys = [window_key, quota_key, f"{_prefix()}usage:pending", *version_keys]
         *numbers, auth, data = self._hit(keys=keys, args=args, client=self.client)
-        return Outcome(*(int(value) for value in numbers), Tags(auth.decode(), data.decode()))
+        return Outcome(*(int(value) for value in numbers), Tags(auth.decode(), data.decode()), member)
+
+    def refund(self, *, window_key, member, quota_key, requests_field) -> bool:
+        keys = [window_key, quota_key, f"{_prefix()}usage:pending"]
+        return bool(self._refund(keys=keys, args=[member, requests_field], client=self.client))
 
     def tags(self, *, version_keys) -> Tags:
         auth, data = self._tags(keys=version_keys, args=[_era()], client=self.client)
@@ -396,8 +419,8 @@ class RedisBackend:
         args = [window_ms, self._now(now_ms), _unique(), "1" if give_back is not None else ""]
         self._record(keys=keys, args=args, client=self.client)
 
-    def usage_incr(self, field: str) -> None:
-        self.client.hincrby(f"{_prefix()}usage:pending", field, 1)
+    def usage_incr(self, field: str, by: int = 1) -> None:
+        self.client.hincrby(f"{_prefix()}usage:pending", field, by)
 
     def usage_take(self) -> dict[str, int]:
         keys = [f"{_prefix()}usage:pending", f"{_prefix()}usage:flushing"]
@@ -456,10 +479,10 @@ class LocalBackend(RedisBackend):
     def client(self):
         return self._fake if self._fake is not None else self._start()
 
-    def usage_incr(self, field: str) -> None:
+    def usage_incr(self, field: str, by: int = 1) -> None:
         """Count a request served while Redis was down (this process flushes it): no fakeredis for that."""
         with self._usage_lock:
-            self._usage[field] += 1
+            self._usage[field] += by
 
     def usage_take(self) -> dict[str, int]:
         with self._usage_lock:
@@ -630,3 +653,20 @@ def hit(
         # Served without limits while Redis is down, but still metered: this process flushes its own count.
         LOCAL.usage_incr(requests_field)
     return outcome
+
+
+def refund(*, client_id: str, month: str, day: str, outcome: Outcome | None) -> None:
+    """Take back one request that `hit` counted (`outcome`, None if it was counted while Redis was down)."""
+    prefix = _prefix()
+    requests_field = f"r|{day}|{client_id}"
+    if outcome is None:
+        LOCAL.usage_incr(requests_field, -1)
+        return
+    if outcome.status == STATUS_OK:
+        call(
+            "refund",
+            window_key=f"{prefix}rate:{client_id}",
+            member=outcome.member,
+            quota_key=f"{prefix}quota:{month}:{client_id}",
+            requests_field=requests_field,
+        )
