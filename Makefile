@@ -5,21 +5,30 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench scale soak clean
+.PHONY: run test lint lock bench scale soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# What running needs; `make test` and the other tools add the development extras (pytest, ruff, schemathesis,
-# Playwright, ...) on top.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# What running needs, at the versions and hashes of the lock file (requirements/base.txt); `make test` and the other
+# tools add the development extras (pytest, ruff, schemathesis, Playwright, ...) from requirements/dev.txt. The
+# project itself is installed without dependencies: the lock names them all.
+$(VENV)/.installed: pyproject.toml requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/base.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.dev-installed: $(VENV)/.installed requirements/dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
+
+## lock: re-resolve requirements/*.txt from pyproject.toml's ranges (with uv), after changing a dependency
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --upgrade -q -o requirements/base.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --upgrade -q \
+		-o requirements/dev.txt
 
 # Development settings for manage.py in this checkout, read by charp/settings.py when present (git-ignored; the
 # real environment wins). Written once; delete it to get the default back. Production has none.
