@@ -38,15 +38,11 @@ def redis_never_evicts(app_configs, **kwargs):
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return []
     except redis.ResponseError as exc:  # CONFIG disabled or renamed, as on many managed services
-        return [
-            checks.Warning(
-                f"Could not verify Redis' maxmemory-policy: CONFIG GET was refused ({exc}).",
-                hint="Make sure the Redis at REDIS_URL has maxmemory-policy noeviction: " + _WHY_NOEVICTION,
-                id="charp.W004",
-            )
-        ]
+        return [_unverified(f"CONFIG GET was refused ({exc})")]
     finally:
         client.close()
+    if policy is None:
+        return [_unverified("CONFIG GET did not return it")]
     if policy == "noeviction":
         return []
     return [
@@ -58,8 +54,16 @@ def redis_never_evicts(app_configs, **kwargs):
     ]
 
 
+def _unverified(reason: str) -> checks.Warning:
+    return checks.Warning(
+        f"Could not verify Redis' maxmemory-policy: {reason}.",
+        hint="Make sure the Redis at REDIS_URL has maxmemory-policy noeviction: " + _WHY_NOEVICTION,
+        id="charp.W004",
+    )
+
+
 _WHY_NOEVICTION = (
-    "quota, metering and token-issuance counters and failure budgets must never be evicted, or vendors get "
-    "requests their plan does not allow and usage goes unbilled (volatile-* policies evict them too: they "
-    "carry TTLs). When full, noeviction refuses writes and the limits fail open."
+    "the rate-limit, quota, metering and token-issuance counters and the failure budgets must never be evicted, "
+    "or vendors get more than their plan allows and usage goes unbilled (volatile-* policies are no better: every "
+    "counter but the pending usage carries a TTL). When full, noeviction refuses writes and the limits fail open."
 )
