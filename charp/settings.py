@@ -58,10 +58,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Before oauth2_provider: Django runs the first app's command of a name, and vendors' `cleartokens` reports
+    # what it deleted where django-oauth-toolkit's says nothing.
+    "vendors",
     "oauth2_provider",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "vendors",
     "apiresources",
 ]
 
@@ -319,6 +321,13 @@ ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 2
 # default without REDIS_URL: versions kept in one process cannot tell the other workers about a revocation.
 AUTH_CACHE_SECONDS = _non_negative_int("AUTH_CACHE_SECONDS", 30 if REDIS_URL else 0)
 READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30 if REDIS_URL else 0)
+
+# --- Retention ---------------------------------------------------------------------------------------------------
+# `manage.py prune` deletes audit events and usage days older than these many days, RETENTION_BATCH_SIZE rows per
+# transaction so that no purge holds its locks for long.
+AUDIT_RETENTION_DAYS = _non_negative_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
+USAGE_RETENTION_DAYS = _non_negative_int("USAGE_RETENTION_DAYS", 800, minimum=1)
+RETENTION_BATCH_SIZE = _non_negative_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
 
 # --- Internationalisation, static files -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

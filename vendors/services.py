@@ -1,18 +1,18 @@
 """Business actions on vendors. The admin, the management commands and the tests all call these."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from vendors.caching import versions
-from vendors.models import AuditEvent, Plan, Vendor
+from vendors.models import AuditEvent, Plan, UsageDay, Vendor
 from vendors.oauth.client_secrets import hash_secret, new_secret
 
 DEFAULT_GRACE = timedelta(hours=24)
@@ -363,3 +363,28 @@ def plan_save(*, plan: Plan, before: dict | None, actor: AbstractBaseUser | None
         changes={"plan": plan.code, **changes},
     )
     return plan
+
+
+def _delete_in_batches(queryset: models.QuerySet, *, batch_size: int) -> int:
+    """Delete the rows of `queryset` by primary key, `batch_size` at a time, each batch one statement.
+
+    One DELETE of a year of rows would hold all their locks until it commits; in autocommit each batch commits on
+    its own, so locks stay brief and a purge stopped half-way keeps the batches it finished.
+    """
+    deleted = 0
+    while True:
+        batch = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        count, _ = queryset.model.objects.filter(pk__in=batch).delete()
+        deleted += count
+
+
+def audit_events_prune(*, older_than: datetime, batch_size: int) -> int:
+    """Delete the audit events recorded before `older_than`; returns how many."""
+    return _delete_in_batches(AuditEvent.objects.filter(created_at__lt=older_than), batch_size=batch_size)
+
+
+def usage_days_prune(*, older_than: date, batch_size: int) -> int:
+    """Delete the usage counts of the days before `older_than`; returns how many."""
+    return _delete_in_batches(UsageDay.objects.filter(date__lt=older_than), batch_size=batch_size)

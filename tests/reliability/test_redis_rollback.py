@@ -13,6 +13,8 @@ from collections import Counter
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.conftest import on_redis
 from tests.ratelimit.test_live_gunicorn import burst, create_vendor, free_port, gunicorn, live_env, manage  # noqa: F401
@@ -21,9 +23,10 @@ pytestmark = [on_redis, pytest.mark.skipif(shutil.which("redis-server") is None,
 
 
 class PrivateRedis:
-    def __init__(self, directory):
+    def __init__(self, directory, *options: str):
         self.port = free_port()
         self.directory = directory
+        self.options = list(options)  # more redis-server arguments, e.g. "--rename-command", "CONFIG", ""
         self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
 
     @property
@@ -32,7 +35,7 @@ class PrivateRedis:
 
     def start(self) -> None:
         arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        arguments += ["--daemonize", "yes", "--dir", str(self.directory)]
+        arguments += ["--daemonize", "yes", "--dir", str(self.directory), *self.options]
         subprocess.run([shutil.which("redis-server"), *arguments], check=True, capture_output=True, timeout=10)  # noqa: S603
         deadline = time.monotonic() + 10
         while True:
@@ -45,10 +48,15 @@ class PrivateRedis:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        # Without retries: redis-py would otherwise retry the SHUTDOWN whose answer is a closed connection, with
+        # back-off, for about ten seconds.
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, retry=Retry(NoBackoff(), 0))
         try:
-            self.client.shutdown(nosave=True)
+            client.shutdown(nosave=True)
         except redis.RedisError:  # noqa: S110 - already stopped, or the connection closed as it stopped
             pass
+        finally:
+            client.close()
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["restored-in-place", "restarted-and-restored"])

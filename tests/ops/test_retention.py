@@ -1,0 +1,89 @@
+"""Retention: `prune` deletes old audit events and usage days in batches, `cleartokens` says what it purged."""
+
+import io
+import re
+from datetime import UTC, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, RefreshToken
+
+from vendors.models import AuditEvent, UsageDay
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def audit_event(vendor, *, age: timedelta) -> AuditEvent:
+    return AuditEvent.objects.create(
+        vendor=vendor,
+        vendor_name=vendor.name,
+        actor_label="command line",
+        action="update",
+        created_at=timezone.now() - age,
+    )
+
+
+def test_prune_deletes_only_the_rows_older_than_the_retention(free_vendor):
+    vendor = free_vendor.vendor
+    AuditEvent.objects.all().delete()
+    old_events = [audit_event(vendor, age=timedelta(days=401 + n)) for n in range(5)]
+    recent = audit_event(vendor, age=timedelta(days=399))
+    today = timezone.now().astimezone(UTC).date()
+    UsageDay.objects.create(vendor=vendor, date=today - timedelta(days=801), requests=7)
+    kept_day = UsageDay.objects.create(vendor=vendor, date=today - timedelta(days=799), requests=3)
+
+    output = run("prune")
+
+    audit_cutoff, usage_cutoff = today - timedelta(days=400), today - timedelta(days=800)
+    assert output.strip() == (
+        f"Deleted 5 audit events older than {audit_cutoff} and 1 usage day older than {usage_cutoff}."
+    )
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not AuditEvent.objects.filter(pk__in=[event.pk for event in old_events]).exists()
+    assert list(UsageDay.objects.values_list("pk", flat=True)) == [kept_day.pk]
+    assert run("prune").strip() == (
+        f"Deleted 0 audit events older than {audit_cutoff} and 0 usage days older than {usage_cutoff}."
+    )
+
+
+def test_prune_deletes_in_batches_of_the_batch_size(settings, free_vendor):
+    settings.RETENTION_BATCH_SIZE = 2
+    AuditEvent.objects.all().delete()
+    for n in range(5):
+        audit_event(free_vendor.vendor, age=timedelta(days=401 + n))
+
+    with CaptureQueriesContext(connection) as queries:
+        output = run("prune")
+
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('DELETE FROM "vendors_auditevent"')]
+    assert [len(re.search(r"IN \(([^)]*)\)", sql).group(1).split(",")) for sql in deletes] == [2, 2, 1]
+    assert output.startswith("Deleted 5 audit events older than ")
+    assert not AuditEvent.objects.exists()
+
+
+def test_cleartokens_says_how_many_tokens_it_deleted(free_vendor, standard_vendor, token_for):
+    token_for(free_vendor)
+    token_for(free_vendor)
+    token_for(standard_vendor)
+    # Both of the free vendor's pairs unused for longer than the refresh token's lifetime: purged, refresh tokens first.
+    AccessToken.objects.filter(application__vendor=free_vendor.vendor).update(
+        expires=timezone.now() - timedelta(days=31)
+    )
+
+    output = run("cleartokens")
+
+    assert output.strip() == "Deleted 2 access tokens, 2 refresh tokens, 0 ID tokens, 0 grants."
+    assert not AccessToken.objects.filter(application__vendor=free_vendor.vendor).exists()
+    assert not RefreshToken.objects.filter(application__vendor=free_vendor.vendor).exists()
+    assert AccessToken.objects.filter(application__vendor=standard_vendor.vendor).count() == 1  # live: kept
+    assert RefreshToken.objects.filter(application__vendor=standard_vendor.vendor).count() == 1
+    assert run("cleartokens").strip() == "Deleted 0 access tokens, 0 refresh tokens, 0 ID tokens, 0 grants."
