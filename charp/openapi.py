@@ -256,7 +256,7 @@ def _form_and_json(schema: dict) -> dict:
     }
 
 
-def _oauth_errors(*statuses: int) -> dict:
+def _oauth_errors(*statuses: int, issuing: bool = False) -> dict:
     descriptions = {
         400: "RFC 6749 §5.2 error; `error_description` says what to do next. `invalid_request`: a parameter is "
         "missing or malformed (it is named), or a JSON body was sent without `Content-Type: application/json`; "
@@ -279,11 +279,30 @@ def _oauth_errors(*statuses: int) -> dict:
     for status in ("429", "503"):
         if status in responses:
             responses[status]["headers"] = RETRY_AFTER
+    if issuing and "429" in responses:
+        responses["429"]["description"] = (
+            "`token_quota_exceeded`: your plan's access tokens per hour (token and refresh requests together) are "
+            "used up; the body adds `plan`, `tokens_per_hour` and `retry_after`. Keep using the token you have. "
+            f"Or {descriptions[429]}"
+        )
+        responses["429"]["headers"] = {**RETRY_AFTER, **TOKEN_RATE_LIMIT}
     return responses
 
 
+# vendors/limits/issuance.py: a plan's access tokens per clock hour, in the same fields as the resource APIs' limits.
+TOKEN_RATE_LIMIT = {
+    "RateLimit-Policy": {
+        "description": "Your plan's access tokens per hour (`q` per `w` seconds); absent on a plan without a limit.",
+        "schema": {"type": "string", "example": '"hour";q=1000;w=3600'},
+    },
+    "RateLimit": {
+        "description": "Access tokens left this hour (`r`), and the seconds until the hour resets (`t`).",
+        "schema": {"type": "string", "example": '"hour";r=997;t=1800'},
+    },
+}
 TOKEN_RESPONSE = {
     "description": "A new access token (valid `expires_in` seconds) and refresh token. `Cache-Control: no-store`.",
+    "headers": TOKEN_RATE_LIMIT,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
 }
 CLIENT_AUTH = [{"basicAuth": []}, {}]  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
@@ -320,7 +339,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
         }
     },
     "/auth/refresh": {
@@ -348,7 +367,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
         }
     },
     "/auth/revoke": {

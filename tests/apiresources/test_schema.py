@@ -294,7 +294,7 @@ def test_each_error_example_is_what_the_api_answers(
             assert answer["RateLimit"] and answer["RateLimit-Policy"], name
 
 
-def test_every_response_documents_its_headers(schema, free_vendor, as_vendor):
+def test_every_response_documents_its_headers(schema, api, free_vendor, as_vendor):
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
@@ -307,6 +307,19 @@ def test_every_response_documents_its_headers(schema, free_vendor, as_vendor):
     answer = as_vendor(free_vendor).get("/brands")
     for name in ("RateLimit", "RateLimit-Policy", "X-Request-ID"):
         assert answer[name], name
+    # The token endpoints count access tokens per hour in the same fields (vendors/limits/issuance.py).
+    for path in ("/auth/token", "/auth/refresh"):
+        responses = schema["paths"][path]["post"]["responses"]
+        for status in ("200", "429"):
+            assert {"RateLimit", "RateLimit-Policy"} <= set(responses[status]["headers"]), (path, status)
+        assert (
+            "`token_quota_exceeded`" in responses["429"]["description"]
+            and "`slow_down`" in responses["429"]["description"]
+        )
+    assert "RateLimit" not in schema["paths"]["/auth/revoke"]["post"]["responses"]["200"]["headers"]
+    body = {"client_id": free_vendor.vendor.client_id, "client_secret": free_vendor.client_secret}
+    issued = api.post("/auth/token", body, format="json")
+    assert issued.status_code == 200 and issued["RateLimit-Policy"].startswith('"hour";') and issued["RateLimit"]
 
 
 def test_query_parameters_document_what_the_code_accepts(schema, free_vendor, as_vendor):
