@@ -55,7 +55,8 @@ TOOL_SCHEMAS = {
             },
             "example": {
                 "url": "https://shop.example.com/shoes?color=red&utm_source=newsletter&utm_medium=email"
-                "&utm_campaign=spring%20sale#reviews"
+                "&utm_campaign=spring%20sale#reviews",
+                "parameters": {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring sale"},
             },
         },
     },

@@ -107,7 +107,8 @@ class KeysetPagination(BasePagination):
                 "name": "cursor",
                 "in": "query",
                 "required": False,
-                "description": "Opaque position from a previous page's `next` link.",
-                "schema": {"type": "string"},
+                "description": "Opaque position from a previous page's `next` link, as given there (unpadded URL-safe "
+                "base64); any other value is a 400 `validation_error` naming `cursor`.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
             },
         ]

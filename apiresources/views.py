@@ -121,7 +121,11 @@ class CampaignFilterSerializer(serializers.Serializer):
     list=extend_schema(
         summary="List your campaigns, newest first",
         parameters=[
-            OpenApiParameter("brand", int, description="Only campaigns of this brand."),
+            OpenApiParameter(
+                "brand",
+                {"type": "integer", "format": "int64", "minimum": 1},
+                description="Only campaigns of this brand.",
+            ),
             OpenApiParameter("status", str, enum=Campaign.Status.values, description="Only campaigns in this status."),
         ],
     ),

@@ -1,6 +1,7 @@
 """The OpenAPI document's shared parts: the Bearer and Basic schemes, the error shape on every operation, and the
 authorization server's endpoints, which are plain Django views that drf-spectacular cannot see on its own."""
 
+from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 
@@ -10,19 +11,149 @@ OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (`validation_error` with per-field messages in `fields`) or a malformed request "
     "(`invalid_request`).",
-    401: "No access token, or an invalid, expired or revoked one (`invalid_token`); see `WWW-Authenticate`.",
+    401: "No access token (`unauthorized`), or an invalid, expired or revoked one (`invalid_token`); see "
+    "`WWW-Authenticate`.",
     403: "Your plan does not include this API (`plan_forbidden`, naming your plan and the plans that include it), "
     "or the token's scope does not (`insufficient_scope`).",
     404: "No such object among yours (`not_found`). Other vendors' objects are never visible.",
+    405: "This path does not take the method sent (`method_not_allowed`); `Allow` lists those it takes. Answered "
+    "before the token is read, and not counted against your plan.",
+    406: "The `Accept` header refuses JSON (`not_acceptable`): every answer is `application/json`.",
     409: "The request conflicts with the resource's state (`conflict`).",
     413: "The request body is too large (`request_too_large`).",
-    415: "The body is not JSON (`unsupported_media_type`).",
-    429: "Too many requests for your plan (`rate_limited`); retry after the `Retry-After` seconds.",
+    415: "The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`.",
+    429: "Too many requests this minute for your plan (`rate_limited`), or your plan's monthly quota is used up "
+    "(`quota_exceeded`, until `resets_at`: the first of next month, UTC). Retry after the `Retry-After` seconds; "
+    "`RateLimit` says what is left.",
     503: "The service is briefly unavailable (`service_unavailable`), e.g. while its database restarts; retry after "
     "the `Retry-After` seconds.",
 }
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 
+
+def _example(summary: str, error: str, description: str, **extra) -> dict:
+    return {"summary": summary, "value": {"error": error, "error_description": description, **extra}}
+
+
+# What the API really answers (charp/http/errors.py, vendors/access/, vendors/limits/plan.py); a test sends each
+# request and compares the code and the keys.
+ERROR_EXAMPLES = {
+    400: {
+        "validation_error": _example(
+            "A field is invalid",
+            "validation_error",
+            "The request has invalid fields; see 'fields'.",
+            fields={"name": "This field is required."},
+        ),
+        "invalid_request": _example(
+            "The body is not valid JSON",
+            "invalid_request",
+            "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+    },
+    401: {
+        "invalid_token": _example("An invalid token", "invalid_token", "The access token is invalid."),
+        "unauthorized": _example(
+            "No token",
+            "unauthorized",
+            "Authentication required: send 'Authorization: Bearer <access token>' (get one at /auth/token).",
+        ),
+    },
+    403: {
+        "plan_forbidden": _example(
+            "Outside your plan",
+            "plan_forbidden",
+            "Your Free plan does not include the Campaigns API. It is included in: Standard, Enterprise.",
+            plan="free",
+            api="campaigns",
+            plans_including=["standard", "enterprise"],
+        ),
+        "insufficient_scope": _example(
+            "Outside the token's scope",
+            "insufficient_scope",
+            "This access token was issued with scope 'brands', which does not include 'campaigns' (a refresh keeps "
+            "a token's scope). Get a new token at /auth/token without scope, or with one that includes 'campaigns'.",
+        ),
+    },
+    404: {"not_found": _example("Not among yours", "not_found", "Not found.")},
+    405: {
+        "method_not_allowed": _example(
+            "A method the path does not take", "method_not_allowed", "/brands does not take DELETE: use GET or POST."
+        )
+    },
+    406: {
+        "not_acceptable": _example(
+            "Accept refuses JSON", "not_acceptable", "Could not satisfy the request Accept header."
+        )
+    },
+    409: {
+        "conflict": _example(
+            "The brand has campaigns",
+            "conflict",
+            "The brand 'Spring shoes' still has 2 campaigns. Delete them or move them to another brand first, then "
+            "delete the brand.",
+        )
+    },
+    413: {
+        "request_too_large": _example(
+            "Body too large",
+            "request_too_large",
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        )
+    },
+    415: {
+        "unsupported_media_type": _example(
+            "Not JSON", "unsupported_media_type", 'Unsupported media type "text/plain" in request.'
+        )
+    },
+    429: {
+        "rate_limited": _example(
+            "Over the per-minute limit",
+            "rate_limited",
+            "Your Free plan allows 60 requests per minute. Retry in 12 seconds.",
+            plan="free",
+            requests_per_minute=60,
+            retry_after=12,
+        ),
+        "quota_exceeded": _example(
+            "Monthly quota used up",
+            "quota_exceeded",
+            "Your Free plan's monthly quota of 10,000 requests is used up. It resets at 2026-04-01 00:00 UTC.",
+            plan="free",
+            monthly_quota=10000,
+            resets_at="2026-04-01T00:00:00Z",
+        ),
+    },
+    503: {
+        "service_unavailable": _example(
+            "The database is not answering",
+            "service_unavailable",
+            "The service is briefly unavailable (its database is not answering). Retry in 5 s.",
+        )
+    },
+}
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+REQUEST_ID = {
+    "X-Request-ID": {
+        "description": "This request's ID: yours when you sent a valid `X-Request-ID` (1-128 of `A-Z a-z 0-9 . _ -`), "
+        "otherwise a new one. Quote it when you contact support.",
+        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$", "example": "4f1c2a9e0b7d4e3f8a6b5c4d3e2f"},
+    }
+}
+# draft-ietf-httpapi-ratelimit-headers, as vendors/limits/plan.py writes them; "month" only on a plan with a quota.
+RATE_LIMIT = {
+    "RateLimit-Policy": {
+        "description": "Your plan's limits: `q` requests per `w` seconds, per minute and, with a quota, per month.",
+        "schema": {"type": "string", "example": '"minute";q=600;w=60, "month";q=1000000;w=2678400'},
+    },
+    "RateLimit": {
+        "description": "What is left: `r` requests, the window gaining room in `t` seconds. Absent while the counters "
+        "are briefly unreachable.",
+        "schema": {"type": "string", "example": '"minute";r=599;t=60, "month";r=999999;t=2481465'},
+    },
+}
+# The gate counts a request only once it knows the token: these answers come before, and carry no RateLimit fields.
+UNCOUNTED = {"401", "405", "406", "413", "503"}
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every error of the API has this shape.",
@@ -36,12 +167,23 @@ ERROR_SCHEMA = {
             "description": "On `validation_error`: one message per offending field (nested fields as `a.b`).",
             "example": {"name": "This field is required."},
         },
-        "plan": {"type": "string", "description": "On `plan_forbidden`: your current plan."},
+        "plan": {
+            "type": "string",
+            "description": "On `plan_forbidden`, `rate_limited` and `quota_exceeded`: your current plan.",
+        },
         "api": {"type": "string", "description": "On `plan_forbidden`: the API your plan lacks."},
         "plans_including": {
             "type": "array",
             "items": {"type": "string"},
             "description": "On `plan_forbidden`: the plans that include that API.",
+        },
+        "requests_per_minute": {"type": "integer", "description": "On `rate_limited`: your plan's limit."},
+        "retry_after": {"type": "integer", "description": "On `rate_limited`: the seconds of `Retry-After`."},
+        "monthly_quota": {"type": "integer", "description": "On `quota_exceeded`: your plan's requests per month."},
+        "resets_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "On `quota_exceeded`: when the quota resets, the first of next month (UTC).",
         },
     },
 }
@@ -50,7 +192,7 @@ ERROR_SCHEMA = {
 def error_response(status: int, description: str | None = None) -> dict:
     response = {
         "description": description or ERROR_DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": ERROR_REF}},
+        "content": {"application/json": {"schema": ERROR_REF, "examples": ERROR_EXAMPLES[status]}},
     }
     if status in (429, 503):
         response["headers"] = RETRY_AFTER
@@ -82,19 +224,30 @@ class AutoSchema(openapi.AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        statuses = []
+        resource = getattr(self.view, "api_family", None) is not None
+        statuses = [503]
         if self.get_auth():
             statuses += [401, 403, 429]
+        if resource:
+            # MethodMiddleware and DRF's content negotiation answer these on every path, before the gate.
+            statuses += [405, 406]
         if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
             statuses.append(400)
         if self.method in ("POST", "PUT", "PATCH"):
+            # Only a body that is read can be of the wrong type: a GET or DELETE ignores its Content-Type.
             statuses += [413, 415]
-        if "{" in self.path or self.path.startswith("/tools/"):
+        if "{" in self.path:
             statuses.append(404)
-        statuses.append(503)
         for status in sorted(statuses):
             responses.setdefault(str(status), error_response(status))
-        return responses
+        for status, response in responses.items():
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if schema == ERROR_REF and int(status) in ERROR_EXAMPLES:
+                # A view's own error response (the 409 of DELETE /brands/{id}) keeps its description.
+                response = responses[status] = error_response(int(status), response["description"])
+            if resource and status not in UNCOUNTED:
+                response["headers"] = {**response.get("headers", {}), **RATE_LIMIT}
+        return dict(sorted(responses.items()))
 
 
 def _form_and_json(schema: dict) -> dict:
@@ -103,7 +256,7 @@ def _form_and_json(schema: dict) -> dict:
     }
 
 
-def _oauth_errors(*statuses: int) -> dict:
+def _oauth_errors(*statuses: int, issuing: bool = False) -> dict:
     descriptions = {
         400: "RFC 6749 §5.2 error; `error_description` says what to do next. `invalid_request`: a parameter is "
         "missing or malformed (it is named), or a JSON body was sent without `Content-Type: application/json`; "
@@ -126,11 +279,30 @@ def _oauth_errors(*statuses: int) -> dict:
     for status in ("429", "503"):
         if status in responses:
             responses[status]["headers"] = RETRY_AFTER
+    if issuing and "429" in responses:
+        responses["429"]["description"] = (
+            "`token_quota_exceeded`: your plan's access tokens per hour (token and refresh requests together) are "
+            "used up; the body adds `plan`, `tokens_per_hour` and `retry_after`. Keep using the token you have. "
+            f"Or {descriptions[429]}"
+        )
+        responses["429"]["headers"] = {**RETRY_AFTER, **TOKEN_RATE_LIMIT}
     return responses
 
 
+# vendors/limits/issuance.py: a plan's access tokens per clock hour, in the same fields as the resource APIs' limits.
+TOKEN_RATE_LIMIT = {
+    "RateLimit-Policy": {
+        "description": "Your plan's access tokens per hour (`q` per `w` seconds); absent on a plan without a limit.",
+        "schema": {"type": "string", "example": '"hour";q=1000;w=3600'},
+    },
+    "RateLimit": {
+        "description": "Access tokens left this hour (`r`), and the seconds until the hour resets (`t`).",
+        "schema": {"type": "string", "example": '"hour";r=997;t=1800'},
+    },
+}
 TOKEN_RESPONSE = {
     "description": "A new access token (valid `expires_in` seconds) and refresh token. `Cache-Control: no-store`.",
+    "headers": TOKEN_RATE_LIMIT,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
 }
 CLIENT_AUTH = [{"basicAuth": []}, {}]  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
@@ -167,7 +339,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
         }
     },
     "/auth/refresh": {
@@ -195,7 +367,7 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503)},
+            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
         }
     },
     "/auth/revoke": {
@@ -352,6 +524,10 @@ def add_authorization_server(result, generator, request, public):
     # Routes match with or without a trailing slash; document the canonical form without it, as the spec writes it.
     paths = {path.rstrip("/") or "/": item for path, item in result.get("paths", {}).items()}
     result["paths"] = {**AUTH_PATHS, **paths, **HEALTH_PATHS}
+    for item in result["paths"].values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                response["headers"] = {**response.get("headers", {}), **REQUEST_ID}  # RequestLogMiddleware's
     for item in paths.values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):

@@ -1,11 +1,17 @@
 """The OpenAPI document at /api/schema and the docs at /docs: public, valid, complete, served offline."""
 
+import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import OperationalError
 from django.urls import get_resolver
 from drf_spectacular.validation import validate_schema
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
+
+from vendors.models import Plan
 
 EXPECTED_OPERATIONS = {
     ("/auth/token", "post"),
@@ -33,6 +39,21 @@ EXPECTED_OPERATIONS = {
 }
 RESOURCE_PATHS = {
     path for path, _ in EXPECTED_OPERATIONS if not path.startswith(("/auth", "/.well-known", "/healthz", "/readyz"))
+}
+# The `error` codes each status of the resource APIs answers with (charp/http/errors.py, vendors/access/,
+# vendors/limits/plan.py); each is one named example of that status.
+ERROR_CODES = {
+    400: {"validation_error", "invalid_request"},
+    401: {"invalid_token", "unauthorized"},
+    403: {"plan_forbidden", "insufficient_scope"},
+    404: {"not_found"},
+    405: {"method_not_allowed"},
+    406: {"not_acceptable"},
+    409: {"conflict"},
+    413: {"request_too_large"},
+    415: {"unsupported_media_type"},
+    429: {"rate_limited", "quota_exceeded"},
+    503: {"service_unavailable"},
 }
 
 
@@ -83,11 +104,11 @@ def test_resource_operations_declare_bearer_auth_and_their_error_responses(schem
     for path in RESOURCE_PATHS:
         for method, operation in schema["paths"][path].items():
             assert operation["security"] == [{"bearerAuth": []}], (path, method)
-            assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+            assert {"401", "403", "405", "406", "429", "503"} <= set(operation["responses"]), (path, method)
             error = operation["responses"]["403"]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/Error"}
             if method in ("post", "put", "patch"):
-                assert "requestBody" in operation and "400" in operation["responses"]
+                assert "requestBody" in operation and {"400", "413", "415"} <= set(operation["responses"])
     assert "409" in schema["paths"]["/brands/{id}"]["delete"]["responses"]
     assert {"basicAuth": []} in schema["paths"]["/auth/token"]["post"]["security"]
 
@@ -155,3 +176,163 @@ def test_a_201_documents_its_location_header(schema):
         created = schema["paths"][path]["post"]["responses"]["201"]
         assert created["headers"]["Location"]["schema"] == {"type": "string"}, created
         assert "Location" not in str(schema["paths"][path]["post"].get("parameters", []))
+
+
+def examples(node, where="#"):
+    """Every (where, example, schema) of the document: a schema's own `example`, and the `example` or named
+    `examples` of a media type, parameter or header."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from examples(item, f"{where}/{index}")
+        return
+    if not isinstance(node, dict):
+        return
+    if "schema" in node:
+        if "example" in node:
+            yield where, node["example"], node["schema"]
+        for name, example in node.get("examples", {}).items():
+            yield f"{where}/examples/{name}", example["value"], node["schema"]
+    elif "example" in node:
+        yield where, node["example"], node
+    for key, value in node.items():
+        if key not in ("example", "examples"):
+            yield from examples(value, f"{where}/{key}")
+
+
+def test_every_example_is_valid_against_its_own_schema(schema):
+    assert schema["openapi"].startswith("3.0.")  # so OpenAPI 3.0's schema dialect (nullable, no type arrays)
+    found = list(examples(schema["paths"])) + list(examples(schema["components"], "#/components"))
+    assert len(found) > 40, len(found)
+    for where, example, subschema in found:
+        # The document's components beside the schema, for its "#/components/schemas/…" references.
+        validator = OAS30Validator(
+            {**subschema, "components": schema["components"]}, format_checker=oas30_format_checker
+        )
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert not errors, (where, errors)
+
+
+def resource_error_examples(schema):
+    for path in sorted(RESOURCE_PATHS):
+        for method, operation in schema["paths"][path].items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    yield (path, method, int(status)), response["content"]["application/json"].get("examples", {})
+
+
+def test_each_error_status_has_an_example_of_each_of_its_own_codes(schema):
+    for where, named in resource_error_examples(schema):
+        codes = {name: example["value"]["error"] for name, example in named.items()}
+        assert set(codes.values()) == ERROR_CODES[where[2]], (where, codes)
+        assert all(name == code for name, code in codes.items()), (where, codes)
+    too_many = schema["paths"]["/brands"]["get"]["responses"]["429"]
+    assert "`quota_exceeded`" in too_many["description"]
+    assert "quota_exceeded" in schema["info"]["description"]
+
+
+@pytest.fixture
+def tiny_plans(plans):
+    """Two plans to run out of: one request a minute, and one request a month."""
+    Plan.objects.create(code="minute", name="Minute", requests_per_minute=1)
+    Plan.objects.create(code="month", name="Month", requests_per_minute=100, monthly_quota=1)
+
+
+def test_each_error_example_is_what_the_api_answers(
+    schema, api, make_vendor, free_vendor, standard_vendor, as_vendor, tiny_plans, settings, monkeypatch
+):
+    """Each documented error example is sent for real: the same status and body (for a 429 the same code and keys:
+    its numbers move), with the documented headers."""
+    free, standard = as_vendor(free_vendor), as_vendor(standard_vendor)
+    brand = standard.post("/brands", {"name": "Spring shoes"}, format="json").json()
+    for name in ("Spring sale", "Summer sale"):
+        assert standard.post("/campaigns", {"brand": brand["id"], "name": name}, format="json").status_code == 201
+    by_minute, by_month = as_vendor(make_vendor("minute")), as_vendor(make_vendor("month"))
+
+    def database_down(**kwargs):
+        raise OperationalError("connection refused")  # what the driver raises while PostgreSQL restarts
+
+    def service_unavailable():
+        monkeypatch.setattr("apiresources.selectors.brand_list", database_down)
+        return free.get("/brands")
+
+    requests = {
+        "validation_error": lambda: free.post("/brands", "{}", content_type="application/json"),
+        "invalid_request": lambda: free.post("/brands", "{", content_type="application/json"),
+        "invalid_token": lambda: api.get("/brands", HTTP_AUTHORIZATION="Bearer not-a-token"),
+        "unauthorized": lambda: api.get("/brands"),
+        "plan_forbidden": lambda: free.get("/campaigns"),
+        "insufficient_scope": lambda: as_vendor(standard_vendor, scope="brands").get("/campaigns"),
+        "not_found": lambda: free.get(f"/brands/{brand['id']}"),  # another vendor's
+        "method_not_allowed": lambda: api.delete("/brands"),
+        "not_acceptable": lambda: free.get("/brands", HTTP_ACCEPT="text/html"),
+        "conflict": lambda: standard.delete(f"/brands/{brand['id']}"),
+        "request_too_large": lambda: free.post(
+            "/brands", "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), content_type="application/json"
+        ),
+        "unsupported_media_type": lambda: free.post("/brands", "name=Shoes", content_type="text/plain"),
+        "rate_limited": lambda: by_minute.get("/brands") and by_minute.get("/brands"),
+        "quota_exceeded": lambda: by_month.get("/brands") and by_month.get("/brands"),
+        "service_unavailable": service_unavailable,
+    }
+    documented = {}
+    for (_, _, status), named in resource_error_examples(schema):
+        documented.update({name: (status, example["value"]) for name, example in named.items()})
+    assert set(documented) == set(requests)
+    for name, send in requests.items():
+        status, example = documented[name]
+        answer = send()
+        assert answer.status_code == status, (name, answer.content)
+        body = json.loads(answer.content)
+        if status == 429:
+            assert body["error"] == example["error"] and set(body) == set(example), (name, body)
+        else:
+            assert body == example, name
+        assert re.fullmatch(r"[A-Za-z0-9._-]{1,128}", answer["X-Request-ID"]), name
+        if status in (429, 503):
+            assert int(answer["Retry-After"]) >= 1, name
+        if status == 429:
+            assert answer["RateLimit"] and answer["RateLimit-Policy"], name
+
+
+def test_every_response_documents_its_headers(schema, api, free_vendor, as_vendor):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                assert "X-Request-ID" in headers, (path, method, status)
+                if status in ("429", "503") and path not in ("/healthz", "/readyz"):
+                    assert headers["Retry-After"]["schema"] == {"type": "integer"}, (path, method, status)
+                if path in RESOURCE_PATHS and (status.startswith("2") or status in ("403", "404", "429")):
+                    assert {"RateLimit", "RateLimit-Policy"} <= set(headers), (path, method, status)
+    answer = as_vendor(free_vendor).get("/brands")
+    for name in ("RateLimit", "RateLimit-Policy", "X-Request-ID"):
+        assert answer[name], name
+    # The token endpoints count access tokens per hour in the same fields (vendors/limits/issuance.py).
+    for path in ("/auth/token", "/auth/refresh"):
+        responses = schema["paths"][path]["post"]["responses"]
+        for status in ("200", "429"):
+            assert {"RateLimit", "RateLimit-Policy"} <= set(responses[status]["headers"]), (path, status)
+        assert (
+            "`token_quota_exceeded`" in responses["429"]["description"]
+            and "`slow_down`" in responses["429"]["description"]
+        )
+    assert "RateLimit" not in schema["paths"]["/auth/revoke"]["post"]["responses"]["200"]["headers"]
+    body = {"client_id": free_vendor.vendor.client_id, "client_secret": free_vendor.client_secret}
+    issued = api.post("/auth/token", body, format="json")
+    assert issued.status_code == 200 and issued["RateLimit-Policy"].startswith('"hour";') and issued["RateLimit"]
+
+
+def test_query_parameters_document_what_the_code_accepts(schema, free_vendor, as_vendor):
+    listed = schema["paths"]["/campaigns"]["get"]["parameters"]
+    parameters = {parameter["name"]: parameter["schema"] for parameter in listed}
+    assert parameters["brand"] == {"type": "integer", "format": "int64", "minimum": 1}
+    client = as_vendor(free_vendor)
+    assert client.get("/campaigns?brand=0").status_code in (400, 403)
+    for name in ("Shoes", "Hats"):
+        client.post("/brands", {"name": name}, format="json")
+    cursor = parse_qs(urlsplit(client.get("/brands?limit=1").json()["next"]).query)["cursor"][0]
+    pattern = parameters["cursor"]["pattern"]
+    assert re.fullmatch(pattern, cursor)
+    assert client.get(f"/brands?limit=1&cursor={cursor}").status_code == 200
+    assert not re.fullmatch(pattern, cursor + "==")
+    assert client.get(f"/brands?limit=1&cursor={cursor}==").status_code == 400
