@@ -177,3 +177,11 @@ def test_a_wrong_pooler_setting_stops_start_up(url, pooler, message):
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_behind_a_transaction_pooler_prepared_statements_stay_off_whatever_the_url_asks():
+    result = database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5", DATABASE_POOLER="transaction")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[null, true]"
+    assert database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5").stdout.strip() == "[5, null]"
