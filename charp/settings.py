@@ -118,6 +118,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "charp.postgresql"
     # An unreachable (not refusing) database fails fast into a JSON 503 instead of hanging past gunicorn's timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", 5))
+# A pooler between the app and PostgreSQL ("transaction": PgBouncer's pool_mode = transaction) hands each transaction
+# to whichever server connection is free, so nothing may outlive one. Server-side cursors would (QuerySet.iterator()
+# declares a WITH HOLD cursor, then FETCHes from a server that may no longer be this client's: "cursor ... does not
+# exist"), so they are off. psycopg's prepared statements would too (PgBouncer before 1.21 does not track them);
+# Django leaves them off unless OPTIONS asks, and this pins them off even then.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "transaction"):
+    raise ImproperlyConfigured('DATABASE_POOLER must be "transaction" or empty (see README.md, "Behind PgBouncer").')
+if DATABASE_POOLER == "transaction":
+    if DATABASES["default"]["ENGINE"] != "charp.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOLER=transaction needs a PostgreSQL DATABASE_URL.")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -131,3 +131,57 @@ def test_the_checkout_dotenv_is_the_default(tmp_path):
     )
     assert result.stdout.strip() == str(ROOT / ".env"), result.stderr
     assert (ROOT / ".gitignore").read_text().count("/.env") == 1
+
+
+def database_settings(**env) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY", "DATABASE_POOLER"}}
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(json.dumps([db['OPTIONS'].get('prepare_threshold', 'unset'), db.get('DISABLE_SERVER_SIDE_CURSORS')]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "charp.settings", "DEBUG": "true", **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+POSTGRES_URL = "postgres://postgres@127.0.0.1:6432/charp"
+
+
+def test_behind_a_transaction_pooler_nothing_outlives_a_transaction():
+    result = database_settings(DATABASE_URL=POSTGRES_URL, DATABASE_POOLER="transaction")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[null, true]"  # no prepared statements, no server-side cursors
+
+
+def test_without_a_pooler_psycopg_prepares_hot_statements():
+    result = database_settings(DATABASE_URL=POSTGRES_URL)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '["unset", null]'
+
+
+@pytest.mark.parametrize(
+    ("url", "pooler", "message"),
+    [
+        (POSTGRES_URL, "session", 'DATABASE_POOLER must be "transaction" or empty'),
+        ("sqlite:///x.sqlite3", "transaction", "DATABASE_POOLER=transaction needs a PostgreSQL DATABASE_URL"),
+    ],
+)
+def test_a_wrong_pooler_setting_stops_start_up(url, pooler, message):
+    result = database_settings(DATABASE_URL=url, DATABASE_POOLER=pooler)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_behind_a_transaction_pooler_prepared_statements_stay_off_whatever_the_url_asks():
+    result = database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5", DATABASE_POOLER="transaction")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[null, true]"
+    assert database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5").stdout.strip() == "[5, null]"
