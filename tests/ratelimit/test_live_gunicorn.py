@@ -141,13 +141,13 @@ class Server:
 
 
 @contextmanager
-def gunicorn(env: dict, tmp_path: Path, **extra_env):
+def gunicorn(env: dict, tmp_path: Path, workers: int = 3, **extra_env):
     port = free_port()
     log = tmp_path / f"gunicorn-{port}.log"
     command = [
         # The project's production config, then what these tests need instead.
         sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "charp.wsgi:application",
-        "-w", "3", "-b", f"127.0.0.1:{port}",
+        "-w", str(workers), "-b", f"127.0.0.1:{port}",
         "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(s)s %(U)s", "--graceful-timeout", "2",
         # Other gunicorns run on this machine: never share their default control socket.
         "--no-control-socket",
