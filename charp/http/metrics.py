@@ -96,9 +96,16 @@ def observe(request, status: int, seconds: float) -> None:
     route = route_of(request)
     if route == METRICS_ROUTE:
         return
-    method = request.method if request.method in _METHODS else "other"
-    REQUESTS.labels(route, method, str(status), plan_var.get()).inc()
-    DURATION.labels(route).observe(seconds)
+    key = (route, request.method if request.method in _METHODS else "other", status, plan_var.get())
+    children = _children.get(key)
+    if children is None:
+        # labels() takes a lock and builds its key each time; the pairs are as bounded as the labels themselves.
+        children = _children[key] = (REQUESTS.labels(*key[:2], str(status), key[3]), DURATION.labels(route))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+_children: dict[tuple, tuple] = {}
 
 
 def usage_flushed() -> None:
