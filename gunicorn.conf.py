@@ -74,12 +74,13 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-
 # class above is imported right after this file runs, and workers are forked from this process). Without
 # PROMETHEUS_MULTIPROC_DIR in the environment each server gets a fresh directory of its own, on tmpfs when there is
 # one, removed when it stops; a directory given explicitly must belong to this server alone, and is emptied at start.
-_metrics_dir_created = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _metrics_dir_created:
+# The creator's pid is kept beside it: a reload (HUP) runs this file again in the same master, which still owns it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
         prefix="charp-metrics-",
         dir="/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108
     )
+    os.environ["CHARP_METRICS_DIR_OWNER"] = str(os.getpid())
 
 
 def on_starting(server):
@@ -98,5 +99,5 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _metrics_dir_created:
+    if os.environ.get("CHARP_METRICS_DIR_OWNER") == str(os.getpid()):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

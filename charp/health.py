@@ -90,13 +90,18 @@ def metrics(request) -> HttpResponse:
     expected = settings.METRICS_TOKEN
     if not expected:
         return errors.page_not_found(request)
+    if request.method == "OPTIONS":  # as MethodMiddleware answers every other path
+        response = HttpResponse(status=204)
+        del response["Content-Type"]
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
     if request.method not in ("GET", "HEAD"):
         response = JsonResponse(
             {"error": "method_not_allowed", "error_description": f"{request.path} does not take {request.method}: "
              "use GET."},
             status=405,
         )  # fmt: skip
-        response["Allow"] = "GET, HEAD"
+        response["Allow"] = "GET, HEAD, OPTIONS"
         return response
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     presented = presented.strip()

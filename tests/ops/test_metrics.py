@@ -68,6 +68,14 @@ def test_without_metrics_token_it_is_the_404_of_any_unknown_path(api, settings):
         )
 
 
+def test_when_on_it_takes_get_and_head_only(api, metrics_on):
+    assert api.options("/metrics").status_code == 204
+    assert api.options("/metrics")["Allow"] == "GET, HEAD, OPTIONS"
+    refused = api.post("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert refused.status_code == 405
+    assert refused.json()["error"] == "method_not_allowed"
+
+
 def test_without_a_token_it_is_401_with_a_challenge(api, metrics_on):
     response = api.get("/metrics")
     assert response.status_code == 401
