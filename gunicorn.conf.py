@@ -1,11 +1,15 @@
 """gunicorn's production settings, read from the working directory: run `gunicorn charp.wsgi:application` from the
 project root (or pass `-c gunicorn.conf.py`). Command-line flags and GUNICORN_CMD_ARGS override every value here.
 
-Environment: WEB_CONCURRENCY (workers), PORT, LOG_LEVEL (shared with the app), FORWARDED_ALLOW_IPS (read by gunicorn).
+Environment: WEB_CONCURRENCY (workers), PORT, LOG_LEVEL (shared with the app), FORWARDED_ALLOW_IPS (read by gunicorn),
+PROMETHEUS_MULTIPROC_DIR (where workers keep their metrics; a fresh temporary directory by default).
 """
 
 import math
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 
 def _cpus() -> int:
@@ -64,3 +68,36 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's would be a second line and extra work on every request. With --access-logfile: path without the
 # query string, as in the app's line, and the request ID that ties the two together.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
+
+# Prometheus metrics (/metrics, charp/http/metrics.py): each worker writes its values to files in one directory, and
+# a scrape answered by any worker adds them all up. Set here, before anything imports prometheus_client (the logger
+# class above is imported right after this file runs, and workers are forked from this process). Without
+# PROMETHEUS_MULTIPROC_DIR in the environment each server gets a fresh directory of its own, on tmpfs when there is
+# one, removed when it stops; a directory given explicitly must belong to this server alone, and is emptied at start.
+# The creator's pid is kept beside it: a reload (HUP) runs this file again in the same master, which still owns it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="charp-metrics-",
+        dir="/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108
+    )
+    os.environ["CHARP_METRICS_DIR_OWNER"] = str(os.getpid())
+
+
+def on_starting(server):
+    """Empty the metrics directory: values left by an earlier run would be added to this one's."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker is gone: its counters stay in the sum, its live gauges (charp_redis_up) leave it."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if os.environ.get("CHARP_METRICS_DIR_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -342,6 +342,18 @@ AUDIT_RETENTION_DAYS = _non_negative_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
 USAGE_RETENTION_DAYS = _non_negative_int("USAGE_RETENTION_DAYS", 800, minimum=1)
 RETENTION_BATCH_SIZE = _non_negative_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
 
+# --- Metrics ----------------------------------------------------------------------------------------------------
+# /metrics (Prometheus) is served only when this is set, to `Authorization: Bearer <METRICS_TOKEN>`; unset, the path
+# is an unknown one (404). Under gunicorn the workers' values are added up through PROMETHEUS_MULTIPROC_DIR
+# (gunicorn.conf.py). Set but blank, or outside DEBUG shorter than MIN_KEY_BYTES, stops start-up.
+_metrics_token = env.str("METRICS_TOKEN", default=None)
+METRICS_TOKEN = (_metrics_token or "").strip()
+if _metrics_token is not None and (not METRICS_TOKEN or (not DEBUG and len(METRICS_TOKEN.encode()) < MIN_KEY_BYTES)):
+    raise ImproperlyConfigured(
+        f"METRICS_TOKEN must be at least {MIN_KEY_BYTES} bytes (for example `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))'`), or unset to turn /metrics off."
+    )
+
 # --- Internationalisation, static files -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

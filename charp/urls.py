@@ -32,6 +32,8 @@ urlpatterns = [
     re_path(r"^docs/try/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs-try"),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
+    # Prometheus; a 404 like any unknown path unless METRICS_TOKEN is set (route "metrics": scrapes are not counted).
+    re_path(r"^metrics/?$", health.metrics, name="metrics"),
     # Last: anything else is the JSON 404 of production, under DEBUG too (the staff portal keeps its own).
     re_path(r"^(?!admin/)", errors.no_endpoint, name="no-endpoint"),
 ]

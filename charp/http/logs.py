@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pythonjsonlogger.json
 
+from charp.http import metrics
 from charp.http.client import client_ip
 
 REDACTED = "[REDACTED]"
@@ -214,8 +215,9 @@ def incoming_request_id(value: str | None) -> str:
 
 
 class RequestLogMiddleware:
-    """Gives each request an ID (honouring a valid incoming X-Request-ID), returns it on the response, and writes one
-    access-log line: method, path (no query string, no body), status, duration, vendor and address."""
+    """Gives each request an ID (honouring a valid incoming X-Request-ID), returns it on the response, counts it in
+    the metrics (charp/http/metrics.py) and writes one access-log line: method, path (no query string, no body),
+    status, duration, vendor and address."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -225,11 +227,14 @@ class RequestLogMiddleware:
         request.request_id = request_id
         request_token = request_id_var.set(request_id)
         client_token = client_id_var.set(None)
+        plan_token = metrics.plan_var.set("none")
         started = time.perf_counter()
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
             status = response.status_code
+            seconds = time.perf_counter() - started
+            metrics.observe(request, status, seconds)
             level = logging.WARNING if status >= 500 else logging.INFO
             if access_logger.isEnabledFor(level):
                 # Redacted here, field by field: only the client-chosen method and path can carry anything secret,
@@ -240,7 +245,7 @@ class RequestLogMiddleware:
                     "method": method,
                     "path": path,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "client_id": client_id_var.get(),
                     "remote_addr": client_ip(request),
                     "_charp_redacted": True,
@@ -257,5 +262,6 @@ class RequestLogMiddleware:
                 access_logger.handle(record)
             return response
         finally:
+            metrics.plan_var.reset(plan_token)
             client_id_var.reset(client_token)
             request_id_var.reset(request_token)

@@ -14,7 +14,7 @@ from vendors.models import Vendor
 
 
 def test_entries_expire_and_the_cache_stays_within_its_budget(settings):
-    lru = copies.LRU("READ_CACHE_SECONDS", max_cost=10)
+    lru = copies.LRU("test", "READ_CACHE_SECONDS", max_cost=10)
     settings.READ_CACHE_SECONDS = 0.05
     lru.put("a", "t", "A", cost=4)
     lru.put("b", "t", "B", cost=4)

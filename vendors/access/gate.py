@@ -22,6 +22,7 @@ from oauth2_provider.models import AccessToken
 from rest_framework import exceptions
 from rest_framework.views import APIView
 
+from charp.http import metrics
 from charp.http.logs import client_id_var
 from vendors.access import authentication
 from vendors.access.permissions import check_plan_and_scope
@@ -51,6 +52,14 @@ class Admission:
 
 def admit(request: HttpRequest, api_family: str) -> Admission:
     """Let `request` into `api_family`, or raise the API error that says why not (401, 403 or 429)."""
+    try:
+        return _admit(request, api_family)
+    except exceptions.AuthenticationFailed:  # a token sent that cannot be used (not a missing one)
+        metrics.AUTH_FAILURES.labels("api").inc()
+        raise
+
+
+def _admit(request: HttpRequest, api_family: str) -> Admission:
     token = authentication.presented_token(request)
     if token is None:
         raise exceptions.NotAuthenticated()
@@ -69,10 +78,15 @@ def admit(request: HttpRequest, api_family: str) -> Admission:
             access_token = authentication.from_database(bearer.checksum, bearer.client_id, bearer.expires_at, tags=tags)
             outcome = outcome and plan.count(access_token.application.vendor, None, now)
         vendor = access_token.application.vendor
+        metrics.plan_var.set(vendor.plan.code)
         standing = plan.Standing(plan=vendor.plan, outcome=outcome, now=now, client_id=vendor.client_id)
         request.plan_standing = standing
         if (error := standing.error()) is not None:
+            quota = outcome.status == store.STATUS_QUOTA_EXCEEDED
+            metrics.THROTTLED.labels("quota_exceeded" if quota else "rate_limited").inc()
             raise error
+    else:
+        metrics.plan_var.set(access_token.application.vendor.plan.code)
     check_plan_and_scope(access_token, api_family)
     return Admission(access_token, standing)
 

@@ -14,6 +14,7 @@ import cachetools
 import redis
 from django.conf import settings
 
+from charp.http import metrics
 from vendors.limits import store
 
 
@@ -21,12 +22,14 @@ class LRU:
     """A thread-safe, size-bounded map (cachetools' TLRUCache) whose entries carry a tag and expire `seconds` after
     they were stored; with a `gate`, entries are neither served nor stored while it returns False."""
 
-    def __init__(self, seconds_setting: str, max_cost: int, gate: Callable[[], bool] | None = None):
+    def __init__(self, name: str, seconds_setting: str, max_cost: int, gate: Callable[[], bool] | None = None):
         self.seconds_setting = seconds_setting
         self.max_cost = max_cost
         self.gate = gate
         self._entries = self._empty()
         self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+        # Bound once: a lookup costs one increment, without a label lookup.
+        self._hit, self._miss = metrics.CACHE_HITS.labels(name), metrics.CACHE_MISSES.labels(name)
 
     def _empty(self) -> cachetools.TLRUCache:
         # Entries are (tag, value, cost, seconds): the setting is read when an entry is stored, and lives with it.
@@ -39,14 +42,19 @@ class LRU:
         return getattr(settings, self.seconds_setting)
 
     def get(self, key: Hashable) -> tuple[str, object] | None:
-        """(tag, value) of a live entry, or None."""
+        """(tag, value) of a live entry, or None; counted as a hit or a miss (a hit's tag is the caller's to check)."""
         if self.gate is not None and not self.gate():
+            self._miss.inc()
             return None
         with self._lock:
             try:
                 entry = self._entries[key]
             except KeyError:  # absent or expired
-                return None
+                entry = None
+        if entry is None:
+            self._miss.inc()
+            return None
+        self._hit.inc()
         return entry[0], entry[1]
 
     def put(self, key: Hashable, tag: str, value: object, cost: int = 1) -> None:
@@ -147,11 +155,11 @@ def _heard(data: bytes) -> None:
 
 announcements = Announcements()
 # Access tokens by checksum, with application, vendor, plan and service user attached; cost 1 each.
-tokens = LRU("AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
+tokens = LRU("tokens", "AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
 # OAuth clients (with vendor, plan and service user) by client ID, None for an unknown one; cost 1 each.
-clients = LRU("AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
+clients = LRU("clients", "AUTH_CACHE_SECONDS", max_cost=10_000, gate=announcements)
 # Rendered GET responses by (client ID, absolute URL, media type); cost is the body's size in bytes.
-pages = LRU("READ_CACHE_SECONDS", max_cost=8 * 1024 * 1024)
+pages = LRU("pages", "READ_CACHE_SECONDS", max_cost=8 * 1024 * 1024)
 
 
 def clear() -> None:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from charp.http import metrics
 from vendors.limits import last_used, store
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,10 @@ def _write(counts: dict[str, int]) -> int:
 def usage_flush() -> int:
     """Move every pending usage count into UsageDay; returns the number of (vendor, day) rows updated."""
     touched = 0
-    if store.backend() is not store.LOCAL:
+    # Whether the shared counts reached the database (or there are none): not while Redis is down, nor when another
+    # process holds the flush (it records its own).
+    flushed = store.backend() is store.LOCAL
+    if not flushed:
         interval = max(60, settings.USAGE_FLUSH_INTERVAL)
         if store.call("acquire", name=FLUSH_LOCK, seconds=interval):
             try:
@@ -77,6 +81,7 @@ def usage_flush() -> int:
                 if counts:
                     touched += _write(counts)
                     store.call("usage_done")
+                flushed = counts is not None
             finally:
                 store.call("release", name=FLUSH_LOCK)
     # This process's own counts: everything without Redis, and what was served while Redis was down.
@@ -88,6 +93,8 @@ def usage_flush() -> int:
         raise
     # When each secret last obtained a token: always this process's own (vendors/limits/last_used.py).
     last_used.flush()
+    if flushed:
+        metrics.usage_flushed()
     return touched
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from charp.http import metrics
+
 logger = logging.getLogger(__name__)
 
 # After a Redis failure, skip Redis for this long: a black-holed server would otherwise cost every request the
@@ -551,6 +553,7 @@ class _Health:
         self.failed_at: float | None = None
         self.retry_at = 0.0
         self.warned_at = -WARNING_INTERVAL_SECONDS
+        metrics.REDIS_UP.set(1)
 
     def skip(self) -> bool:
         return not self.healthy and time.monotonic() < self.retry_at
@@ -561,6 +564,7 @@ class _Health:
             hook()
         if self.healthy:
             self.failed_at = time.time()
+            metrics.REDIS_UP.set(0)
         self.healthy = False
         self.retry_at = now + REDIS_RETRY_SECONDS
         if now - self.warned_at >= WARNING_INTERVAL_SECONDS:
@@ -574,6 +578,7 @@ class _Health:
     def succeeded(self) -> None:
         if not self.healthy:
             logger.warning("Rate-limit counters are back: limits apply again.")
+            metrics.REDIS_UP.set(1)  # only on a change: this runs on every request
         self.healthy = True
         self.failed_at = None
 

@@ -15,6 +15,7 @@ from oauthlib.oauth2 import BearerToken, ResourceEndpoint, RevocationEndpoint, T
 from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
+from charp.http import metrics
 from charp.http.logs import client_id_var
 from vendors.caching import lookups, versions
 from vendors.limits import last_used
@@ -179,6 +180,7 @@ class Validator(OAuth2Validator):
         # Which secret obtained this token, for the vendor page: a dict write, flushed with usage (no I/O here).
         last_used.record(client.vendor.pk, matched)
         client_id_var.set(client.client_id)  # for the access log
+        metrics.plan_var.set(client.vendor.plan.code)
         if current.issued is not None:
             # Counted before authentication, in the view's one round trip; judged now that the plan is known.
             current.issuance = Issuance(client.vendor.plan, current.issued)
@@ -447,6 +449,7 @@ class RefreshValidator(Validator):
             )
         request.client_id = owner
         client_id_var.set(owner)  # for the access log
+        metrics.plan_var.set(client.vendor.plan.code)
         return True
 
     @staticmethod

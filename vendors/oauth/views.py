@@ -11,7 +11,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
-from charp.http import methods
+from charp.http import methods, metrics
 from charp.http.logs import client_id_var
 from vendors.limits.failures import token_endpoint_budget
 from vendors.oauth import client_auth
@@ -155,6 +155,7 @@ class OAuthView(View):
     validator_class: type = Validator
     default_grant_type: str | None = None
     issues_tokens = True  # whether a client-credentials request here counts against the hourly issuance
+    endpoint = "token"  # the label of its failed authentications in the metrics
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = oauth_error("invalid_request", f"Use POST for {request.path}.", status=405)
@@ -182,17 +183,24 @@ class OAuthView(View):
         with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
             response = self.respond(request, params)
         if response.status_code == 401 or handled.failed_authentication:
+            metrics.AUTH_FAILURES.labels(self.endpoint).inc()
             # Only failures are slowed: over the budget a failure is answered 429 and not counted again, and a request
             # whose credentials are right was served above.
             if check.wait:
                 guard.give_back(check.issued)
+                metrics.THROTTLED.labels("failures").inc()
                 return self._slow_down(check.wait)
             guard.record_failure(give_back=check.issued)
         elif response.status_code != 200:
+            if response.status_code == 429:  # the only 429 of the backend: IssuanceLimited, tokens per hour
+                metrics.THROTTLED.labels("issuance").inc()
             guard.give_back(check.issued)
-        elif handled.issuance is not None:
-            for name, value in handled.issuance.headers().items():
-                response[name] = value
+        else:
+            if self.issues_tokens and params.get("grant_type") in GRANT_TYPES:
+                metrics.TOKENS_ISSUED.labels(params["grant_type"]).inc()
+            if handled.issuance is not None:
+                for name, value in handled.issuance.headers().items():
+                    response[name] = value
         return response
 
     @staticmethod
@@ -226,6 +234,7 @@ class RefreshView(OAuthView):
 
     default_grant_type = "refresh_token"
     validator_class = RefreshValidator
+    endpoint = "refresh"
 
     def respond(self, request, params):
         if params["grant_type"] != "refresh_token":
@@ -237,6 +246,7 @@ class RevokeView(OAuthView):
     """POST /auth/revoke: RFC 7009 revocation; 200 for unknown tokens too."""
 
     issues_tokens = False
+    endpoint = "revoke"
 
     def respond(self, request, params):
         _uri, headers, body, status = _dot_backend(self.validator_class).create_revocation_response(request)
