@@ -108,7 +108,7 @@ class KeysetPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "Opaque position from a previous page's `next` link, as given there (unpadded URL-safe "
-                "base64); any other value is a 400 `validation_error` naming `cursor`.",
-                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                "base64); empty is the first page; any other value is a 400 `validation_error` naming `cursor`.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
             },
         ]

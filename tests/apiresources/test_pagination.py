@@ -1,6 +1,7 @@
 """Keyset pagination of the lists: results + next, newest first, limit 1-100, malformed cursors are a 400."""
 
 import base64
+import re
 from datetime import timedelta
 
 import pytest
@@ -188,3 +189,11 @@ def test_a_cursor_exactly_as_returned_still_pages(enterprise_client, enterprise_
     second = enterprise_client.get(first["next"])
     assert second.status_code == 200 and len(second.json()["results"]) == 1
     assert second.json()["results"][0]["id"] != first["results"][0]["id"]
+
+
+def test_an_empty_cursor_is_the_first_page_as_the_schema_says(client, vendor):
+    make_brands(vendor, 3)
+    assert client.get("/brands?cursor=").json() == client.get("/brands").json()
+    pattern = client.get("/api/schema?format=json").json()["paths"]["/brands"]["get"]["parameters"]
+    cursor = next(parameter for parameter in pattern if parameter["name"] == "cursor")
+    assert re.fullmatch(cursor["schema"]["pattern"].strip("^$"), "")
