@@ -13,6 +13,8 @@ ERROR_RESPONSES[409] = OpenApiResponse(
 )
 
 _UTM = {"type": "string", "minLength": 1, "maxLength": 200}
+# An optional field may also be sent as null or, for text, blank: the tools read both as absent.
+_OPTIONAL_UTM = {**_UTM, "minLength": 0, "nullable": True}
 _MONEY = {
     "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"}],
     "description": "≥ 0, at most 2 decimals, as a number or a numeric string.",
@@ -32,8 +34,8 @@ TOOL_SCHEMAS = {
                 "source": {**_UTM, "description": "utm_source, e.g. newsletter."},
                 "medium": {**_UTM, "description": "utm_medium, e.g. email."},
                 "campaign": {**_UTM, "description": "utm_campaign, e.g. spring_sale."},
-                "term": {**_UTM, "description": "utm_term (paid keywords), optional."},
-                "content": {**_UTM, "description": "utm_content (which link or ad), optional."},
+                "term": {**_OPTIONAL_UTM, "description": "utm_term (paid keywords), optional."},
+                "content": {**_OPTIONAL_UTM, "description": "utm_content (which link or ad), optional."},
             },
             "example": {
                 "url": "https://shop.example.com/shoes?color=red#reviews",
@@ -68,7 +70,7 @@ TOOL_SCHEMAS = {
             "additionalProperties": False,
             "properties": {
                 "text": {"type": "string", "minLength": 1, "maxLength": 100000},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "nullable": True},
             },
             "example": {"text": "Fresh roasted coffee, coffee beans and coffee gear for home baristas.", "limit": 3},
         },
@@ -100,7 +102,7 @@ TOOL_SCHEMAS = {
                 "spent": _MONEY,
                 "start_date": {**_DATE, "description": "First campaign day."},
                 "end_date": {**_DATE, "description": "Last campaign day (inclusive)."},
-                "as_of": {**_DATE, "description": "Day to evaluate; defaults to today (UTC)."},
+                "as_of": {**_DATE, "nullable": True, "description": "Day to evaluate; defaults to today (UTC)."},
             },
             "example": {
                 "budget": "3000.00",

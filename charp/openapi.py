@@ -529,7 +529,9 @@ def add_authorization_server(result, generator, request, public):
             for response in operation["responses"].values():
                 response["headers"] = {**response.get("headers", {}), **REQUEST_ID}  # RequestLogMiddleware's
     for item in paths.values():
-        for operation in item.values():
+        for method, operation in item.items():
+            if method in ("post", "put") and "requestBody" in operation:
+                operation["requestBody"]["required"] = True  # every create, replace and tool run reads a body
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["name"] == "id":
                     parameter["schema"] = {"type": "integer", "minimum": 1}
