@@ -250,10 +250,18 @@ class AutoSchema(openapi.AutoSchema):
         return dict(sorted(responses.items()))
 
 
-def _form_and_json(schema: dict) -> dict:
-    return {
-        "content": {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": schema}}
-    }
+# The /auth/* endpoints take the same fields as an RFC 6749 form too (application/x-www-form-urlencoded), which each
+# operation's description says. The document lists JSON only: a required body offered in two media types makes
+# openapi-python-client generate code that does not import (its issue #1451), and tests/test_generated_client.py
+# generates a client and uses it.
+FORM_TOO = (
+    " The same fields may be sent as an `application/x-www-form-urlencoded` form (RFC 6749), with the client "
+    "credentials in the body or in HTTP Basic."
+)
+
+
+def _json_body(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
 
 
 def _oauth_errors(*statuses: int, issuing: bool = False) -> dict:
@@ -321,7 +329,7 @@ AUTH_PATHS = {
             "security": CLIENT_AUTH,
             "requestBody": {
                 "required": True,
-                **_form_and_json(
+                **_json_body(
                     {
                         "type": "object",
                         "properties": {
@@ -351,11 +359,11 @@ AUTH_PATHS = {
             "token is rotated: each one works once, and reusing one revokes the whole family. Client credentials "
             "are not required; if you send them they must match the token's client. The new token keeps the "
             "scope the first one was granted (you may narrow it with `scope`), and its `scope` says what your "
-            "plan allows now: after an upgrade, the refresh lists the new API families.",
+            "plan allows now: after an upgrade, the refresh lists the new API families." + FORM_TOO,
             "security": [{}, {"basicAuth": []}],
             "requestBody": {
                 "required": True,
-                **_form_and_json(
+                **_json_body(
                     {
                         "type": "object",
                         "required": ["refresh_token"],
@@ -376,11 +384,11 @@ AUTH_PATHS = {
             "tags": ["Authentication"],
             "summary": "Revoke a token",
             "description": "RFC 7009 revocation of one of your access or refresh tokens; client-authenticated. "
-            "Answers 200 for an unknown token too, so it reveals nothing.",
+            "Answers 200 for an unknown token too, so it reveals nothing." + FORM_TOO,
             "security": CLIENT_AUTH,
             "requestBody": {
                 "required": True,
-                **_form_and_json(
+                **_json_body(
                     {
                         "type": "object",
                         "required": ["token"],
