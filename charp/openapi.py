@@ -421,7 +421,8 @@ AUTH_PATHS = {
                 "200": {
                     "description": "The metadata document.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServerMetadata"}}},
-                }
+                },
+                "405": error_response(405),
             },
         }
     },
@@ -455,7 +456,11 @@ def _health_operation(operation_id: str, summary: str, description: str, failure
             "summary": summary,
             "description": description,
             "security": [{}],
-            "responses": {"200": {"description": "Healthy.", **body}, "503": {"description": failure, **body}},
+            "responses": {
+                "200": {"description": "Healthy.", **body},
+                "405": error_response(405),
+                "503": {"description": failure, **body},
+            },
         }
     }
 

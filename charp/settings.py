@@ -371,6 +371,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 SPECTACULAR_SETTINGS = {
     "TITLE": "Charp API",
     "VERSION": "1.0.0",
+    "CONTACT": {"name": "Charp support"},  # the staff who run this install; the errors say when to contact them
     "DESCRIPTION": (BASE_DIR / "charp" / "api_description.md").read_text(encoding="utf-8"),
     # The server of a document generated offline (`manage.py spectacular`); /api/schema names the host serving it
     # instead (charp.openapi.add_authorization_server), so that /docs/try calls the install it is read on.
