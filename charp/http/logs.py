@@ -71,6 +71,12 @@ def redact_raw_text(text: str) -> str:
     return _OPAQUE.sub(_opaque, redact_text(text))
 
 
+def redact_path(path: str) -> str:
+    """A request path with each segment redacted as raw text: a secret pasted into one segment goes, and the others
+    stay readable (as one run, `/campaigns/12345` or any admin page would go whole)."""
+    return "/".join(redact_raw_text(segment) for segment in redact_text(path).split("/"))
+
+
 def redact(value):
     """A copy of a log value with sensitive keys' values and secret-looking text replaced."""
     if isinstance(value, str):
@@ -240,7 +246,7 @@ class RequestLogMiddleware:
                 # Redacted here, field by field: only the client-chosen method and path can carry anything secret,
                 # so the record skips the general filter (the line is written on every request). Both are raw client
                 # input: a secret pasted into the URL has no key to give it away.
-                method, path = redact_raw_text(request.method or ""), redact_raw_text(request.path)
+                method, path = redact_raw_text(request.method or ""), redact_path(request.path)
                 extra = {
                     "method": method,
                     "path": path,

@@ -279,3 +279,14 @@ def test_other_libraries_records_keep_their_process_thread_and_caller():
         other.propagate = True
     function = "test_other_libraries_records_keep_their_process_thread_and_caller"
     assert stream.getvalue() == f"[{os.getpid()}] MainThread {function}:{line} Worker exiting\n"
+
+
+@pytest.mark.django_db
+def test_the_access_line_keeps_paths_readable_and_redacts_only_a_secret_segment(log_output, client):
+    reveal_id = "Zq3_xY8-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789a"
+    for path in ("/campaigns/12345", "/admin/vendors/vendor/1/change/", f"/admin/vendors/vendor/1/secret/{reveal_id}/"):
+        client.get(path)
+    paths = [line["path"] for line in lines(log_output) if line["logger"] == "charp.access"]
+    assert paths[:2] == ["/campaigns/12345", "/admin/vendors/vendor/1/change/"]
+    assert paths[2] == f"/admin/vendors/vendor/1/secret/{REDACTED}/"
+    assert reveal_id not in log_output.getvalue()
