@@ -3,12 +3,15 @@ resource indicators at the token endpoint."""
 
 import base64
 import json
+from unittest.mock import Mock
 
 import pytest
+from django.db import OperationalError
 
 from tests.ratelimit.test_plan_limits import set_plan_limits
 from vendors import services
 from vendors.models import Plan
+from vendors.oauth import writes
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +140,29 @@ def test_revocations_are_not_counted(api, free_vendor):
     for _ in range(3):
         assert api.post("/auth/revoke", json.dumps(body), content_type="application/json").status_code == 200
     assert token_request(api, free_vendor).status_code == 200
+
+
+def test_token_requests_and_refreshes_answered_503_give_their_count_back(api, free_vendor, monkeypatch):
+    """The database down at the write: no token came of the request, so the hour's allowance is as before."""
+    set_plan_limits("free", tokens_per_hour=2)
+    first = token_request(api, free_vendor)
+    assert first["RateLimit"].startswith('"hour";r=1;')
+    with monkeypatch.context() as outage:
+        down = Mock(side_effect=OperationalError("server closed the connection"))
+        outage.setattr(writes, "insert_token_pair", down)
+        outage.setattr(writes, "rotate_token_pair", down)
+        assert token_request(api, free_vendor).status_code == 503
+        assert refresh_request(api, first.json()["refresh_token"]).status_code == 503
+    refreshed = refresh_request(api, first.json()["refresh_token"])
+    assert refreshed.status_code == 200 and refreshed["RateLimit"].startswith('"hour";r=0;')
+
+
+def test_a_refresh_that_lost_its_race_gives_its_count_back(api, free_vendor, monkeypatch):
+    set_plan_limits("free", tokens_per_hour=2)
+    first = token_request(api, free_vendor)
+    with monkeypatch.context() as race:
+        race.setattr(writes, "rotate_token_pair", lambda *args: writes.Rotation.ALREADY_USED)
+        lost = refresh_request(api, first.json()["refresh_token"])
+    assert lost.status_code == 400 and lost.json()["error"] == "invalid_grant"
+    second = token_request(api, free_vendor)
+    assert second.status_code == 200 and second["RateLimit"].startswith('"hour";r=0;')

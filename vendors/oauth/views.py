@@ -13,6 +13,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from charp.http import methods, metrics
 from charp.http.logs import client_id_var
+from vendors.limits import store
 from vendors.limits.failures import token_endpoint_budget
 from vendors.oauth import client_auth
 from vendors.oauth.server import RefreshValidator, Validator
@@ -146,6 +147,12 @@ def _oauthlib_response(request: HttpRequest, headers: dict, body: str, status: i
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+def _counted(check, handled: client_auth.TokenRequest) -> store.Issued | None:
+    """The hourly issuance count this request took: the refresh's, counted once its client was known, or the
+    client-credentials grant's, counted with the failure budget."""
+    return handled.issuance.issued if handled.issuance is not None else check.issued
+
+
 class OAuthView(View):
     """Parses and type-checks the body, then hands the parameters to django-oauth-toolkit's oauthlib core."""
 
@@ -181,20 +188,26 @@ class OAuthView(View):
         )
         check = guard.check(presented.client_id, count_issuance=counts_issuance)
         with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
-            response = self.respond(request, params)
+            try:
+                response = self.respond(request, params)
+            except Exception:
+                # Answered 5xx (charp.http.errors: the database down, say): no token came of it.
+                guard.give_back(_counted(check, handled))
+                raise
         if response.status_code == 401 or handled.failed_authentication:
             metrics.AUTH_FAILURES.labels(self.endpoint).inc()
             # Only failures are slowed: over the budget a failure is answered 429 and not counted again, and a request
             # whose credentials are right was served above.
             if check.wait:
-                guard.give_back(check.issued)
+                guard.give_back(_counted(check, handled))
                 metrics.THROTTLED.labels("failures").inc()
                 return self._slow_down(check.wait)
-            guard.record_failure(give_back=check.issued)
+            guard.record_failure(give_back=_counted(check, handled))
         elif response.status_code != 200:
             if response.status_code == 429:  # the only 429 of the backend: IssuanceLimited, tokens per hour
                 metrics.THROTTLED.labels("issuance").inc()
-            guard.give_back(check.issued)
+            # A refusal (a refresh that lost its race, say): the token it counted was never issued.
+            guard.give_back(_counted(check, handled))
         else:
             if self.issues_tokens and params.get("grant_type") in GRANT_TYPES:
                 metrics.TOKENS_ISSUED.labels(params["grant_type"]).inc()
