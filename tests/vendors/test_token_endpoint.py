@@ -7,6 +7,7 @@ import jwt
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from vendors import services
@@ -316,3 +317,16 @@ def test_json_sent_as_a_form_is_told_to_send_the_header(client, free_vendor, rig
         error = assert_oauth_error(response, 400, "invalid_request")
         assert "Content-Type: application/json" in error["error_description"]
     assert not AccessToken.objects.exists()
+
+
+def test_the_auth_endpoints_take_posts_without_a_csrf_token(db, free_vendor):
+    """Machine clients have no CSRF cookie: a browser-style check would refuse every token request with Django's
+    HTML 403 page (the test client skips the check unless told)."""
+    strict = Client(enforce_csrf_checks=True)
+    body = {"client_id": free_vendor.vendor.client_id, "client_secret": free_vendor.client_secret}
+    issued = strict.post("/auth/token", json.dumps(body), content_type="application/json")
+    assert issued.status_code == 200
+    refresh = json.dumps({"refresh_token": issued.json()["refresh_token"]})
+    assert strict.post("/auth/refresh", refresh, content_type="application/json").status_code == 200
+    revoke = {**body, "token": issued.json()["access_token"]}
+    assert strict.post("/auth/revoke", json.dumps(revoke), content_type="application/json").status_code == 200

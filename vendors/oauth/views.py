@@ -146,13 +146,13 @@ def _oauthlib_response(request: HttpRequest, headers: dict, body: str, status: i
     return _no_store(response)
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 def _counted(check, handled: client_auth.TokenRequest) -> store.Issued | None:
     """The hourly issuance count this request took: the refresh's, counted once its client was known, or the
     client-credentials grant's, counted with the failure budget."""
     return handled.issuance.issued if handled.issuance is not None else check.issued
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class OAuthView(View):
     """Parses and type-checks the body, then hands the parameters to django-oauth-toolkit's oauthlib core."""
 
