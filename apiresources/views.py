@@ -64,6 +64,7 @@ class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
 
     pagination_class = KeysetPagination
     lookup_value_regex = ID_PATTERN
+    etags = True  # one object's answers carry its version's ETag (charp/openapi.py documents the headers)
 
     @property
     def vendor(self):
