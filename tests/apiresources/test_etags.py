@@ -12,6 +12,7 @@ from apiresources import services
 from apiresources.models import Brand, Campaign
 from charp.http import conditional
 from tests.conftest import on_postgres
+from vendors.caching import versions
 
 # Outside a test transaction, as a request runs: in autocommit, where each write is its own transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -234,3 +235,26 @@ def test_of_two_concurrent_patches_with_one_etag_exactly_one_wins(brand, as_vend
     (loser,) = [body for status, _, body in results if status == 412]
     assert loser["error"] == "precondition_failed"
     assert Brand.objects.get(pk=brand.pk).description == winner
+
+
+@pytest.mark.parametrize("noun", ["brands", "campaigns"])
+def test_a_conditional_write_announces_itself_once_and_a_refused_one_not_at_all(
+    client, brand, campaign, enterprise_vendor, monkeypatch, noun
+):
+    row = brand if noun == "brands" else campaign
+    path = f"/{noun}/{row.pk}"
+    stale, current = _stale_and_current(client, path)
+    bumps = []
+    monkeypatch.setattr(versions, "invalidate", lambda client_id, **moved: bumps.append((client_id, moved)))
+    announced = [(enterprise_vendor.vendor.client_id, {"auth": False, "data": True, "token": None})]
+
+    assert client.patch(path, {"name": "Stale"}, format="json", HTTP_IF_MATCH=stale).status_code == 412
+    assert client.delete(path, HTTP_IF_MATCH=stale).status_code == 412
+    assert bumps == []
+    current = client.patch(path, {"name": "Fresh"}, format="json", HTTP_IF_MATCH=current)["ETag"]
+    assert bumps == announced
+    if noun == "brands":
+        campaign.delete()  # its own announcement
+    bumps.clear()
+    assert client.delete(path, HTTP_IF_MATCH=current).status_code == 204
+    assert bumps == announced
