@@ -5,15 +5,15 @@ name, a brand still in use), which also settles the race of two requests that bo
 """
 
 import contextlib
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from rest_framework.exceptions import NotFound
 
-from charp.http.errors import Conflict
+from charp.http.errors import Conflict, PreconditionFailed
 from vendors.models import Vendor, rows_changed
 
 from .models import Brand, Campaign
@@ -26,15 +26,30 @@ def _one_statement():
     return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
 
 
-def _save(instance: Brand | Campaign, changed) -> None:
-    """UPDATE the changed columns only; a row deleted meanwhile is a 404, never inserted again (as save() would)."""
-    try:
-        instance.save(update_fields=[*changed, "updated_at"])
-    except DatabaseError as error:
-        if type(error) is not DatabaseError:  # Django's own "did not affect any rows" is the bare class
-            raise
-        noun = type(instance).__name__.lower()
-        raise NotFound(f"This {noun} was deleted meanwhile; list your {noun}s to see what is left.") from None
+def _save(instance: Brand | Campaign, changed, if_updated_at: datetime | None = None) -> None:
+    """UPDATE the changed columns only, as save(update_fields=...) would, and only while the row is still there and,
+    with `if_updated_at`, still that version (If-Match): one statement, so of two writes of one version exactly one
+    wins. A row deleted meanwhile is a 404, never inserted again (as save() would); a version gone is a 412."""
+    model = type(instance)
+    rows = model.objects.filter(pk=instance.pk)
+    if if_updated_at is not None:
+        rows = rows.filter(updated_at=if_updated_at)
+    fields = [model._meta.get_field(name) for name in [*changed, "updated_at"]]
+    # pre_save() is what save() reads each value through: for updated_at (auto_now) it sets the time now.
+    written = rows._update([(field, None, field.pre_save(instance, False)) for field in fields])
+    if not written:
+        _raise_not_written(instance)
+    # After the UPDATE, once, as post_save would: the private _update() announces nothing (CachedQuerySet.update()
+    # would, with a query for the client IDs and a transaction of its own).
+    rows_changed.send(sender=model, rows=[instance])
+
+
+def _raise_not_written(instance: Brand | Campaign) -> None:
+    """Why a conditional write found no row: deleted meanwhile (404), or written meanwhile (412)."""
+    noun = type(instance).__name__.lower()
+    if type(instance).objects.filter(pk=instance.pk).exists():
+        raise PreconditionFailed()
+    raise NotFound(f"This {noun} was deleted meanwhile; list your {noun}s to see what is left.")
 
 
 def _duplicate_name(name: str) -> ValidationError:
@@ -49,29 +64,35 @@ def brand_create(*, vendor: Vendor, name: str, website: str = "", description: s
         raise _duplicate_name(name) from None
 
 
-def brand_update(*, brand: Brand, **changes: str) -> Brand:
+def brand_update(*, brand: Brand, if_updated_at: datetime | None = None, **changes: str) -> Brand:
+    """Apply validated changes; with `if_updated_at`, only to that version of the brand (else 412)."""
     for field, value in changes.items():
         setattr(brand, field, value)
     try:
         with _one_statement():
-            _save(brand, changes)
+            _save(brand, changes, if_updated_at)
     except IntegrityError:
         raise _duplicate_name(brand.name) from None
     return brand
 
 
-def brand_delete(*, brand: Brand) -> None:
-    """Delete a brand; refused with 409 while campaigns still belong to it.
+def brand_delete(*, brand: Brand, if_updated_at: datetime | None = None) -> None:
+    """Delete a brand; refused with 409 while campaigns still belong to it, and with 412 if `if_updated_at` is given
+    and the brand is no longer that version.
 
     One DELETE that finds no row while a campaign refers to the brand; the foreign key refuses it if a campaign was
     added meanwhile. Django's delete() would read the campaigns first (RESTRICT) inside its own transaction."""
     unused = Brand.objects.filter(pk=brand.pk).exclude(Exists(Campaign.objects.filter(brand=OuterRef("pk"))))
+    if if_updated_at is not None:
+        unused = unused.filter(updated_at=if_updated_at)
     try:
         with _one_statement():
             deleted = unused._raw_delete(unused.db)
     except IntegrityError:
         deleted = 0
     if not deleted:
+        if if_updated_at is not None and not Brand.objects.filter(pk=brand.pk, updated_at=if_updated_at).exists():
+            _raise_not_written(brand)
         count = brand.campaigns.count()
         if not count:
             raise NotFound("This brand was deleted meanwhile; list your brands to see what is left.")
@@ -116,8 +137,9 @@ def _brand_gone() -> ValidationError:
     return ValidationError({"brand": "This brand was deleted meanwhile; list your brands and pick another."})
 
 
-def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
-    """Apply validated changes; the status moves only along Campaign.TRANSITIONS."""
+def campaign_update(*, campaign: Campaign, if_updated_at: datetime | None = None, **changes) -> Campaign:
+    """Apply validated changes; the status moves only along Campaign.TRANSITIONS; with `if_updated_at`, only to that
+    version of the campaign (else 412)."""
     status = changes.get("status", campaign.status)
     if not campaign.can_move_to(status):
         raise ValidationError({"status": transition_error(campaign.status, status)})
@@ -127,14 +149,22 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
         setattr(campaign, field, value)
     try:
         with _one_statement():
-            _save(campaign, changes)
+            _save(campaign, changes, if_updated_at)
     except IntegrityError:
         raise _brand_gone() from None
     return campaign
 
 
-def campaign_delete(*, campaign: Campaign) -> None:
-    campaign.delete()
+def campaign_delete(*, campaign: Campaign, if_updated_at: datetime | None = None) -> None:
+    """Delete a campaign; with `if_updated_at`, only that version of it (else 412), in the same one DELETE."""
+    if if_updated_at is None:
+        campaign.delete()
+        return
+    rows = Campaign.objects.filter(pk=campaign.pk, updated_at=if_updated_at)
+    if not rows._raw_delete(rows.db):
+        _raise_not_written(campaign)
+    # After the DELETE, as CachedModel.delete() announces it.
+    rows_changed.send(sender=Campaign, rows=[campaign])
 
 
 def transition_error(current: str, requested: str) -> str:

@@ -1,10 +1,14 @@
+from datetime import datetime
+
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from charp.http import conditional
+from charp.http.errors import PreconditionFailed
 from vendors.access.gate import AdmittedView
 from vendors.caching import copies
 
@@ -39,13 +43,17 @@ def cached_read(view, render, *args, **kwargs):
     key = (request.auth.application.client_id, request.build_absolute_uri(), request.accepted_media_type)
     cached = copies.pages.get(key)
     if cached is not None and cached[0] == tag:
-        content_type, body = cached[1]
-        return HttpResponse(body, content_type=content_type)
+        content_type, body, etag = cached[1]
+        response = HttpResponse(body, content_type=content_type)
+        if etag is not None:
+            response["ETag"] = etag
+        return response
     response = render(request, *args, **kwargs)
     if response.status_code == 200:
 
         def keep(rendered):
-            copies.pages.put(key, tag, (rendered["Content-Type"], rendered.content), cost=len(rendered.content))
+            page = (rendered["Content-Type"], rendered.content, rendered.get("ETag"))
+            copies.pages.put(key, tag, page, cost=len(rendered.content))
 
         response.add_post_render_callback(keep)
     return response
@@ -56,6 +64,7 @@ class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
 
     pagination_class = KeysetPagination
     lookup_value_regex = ID_PATTERN
+    etags = True  # one object's answers carry its version's ETag (charp/openapi.py documents the headers)
 
     @property
     def vendor(self):
@@ -65,7 +74,62 @@ class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
         return cached_read(self, super().list, *args, **kwargs)
 
     def retrieve(self, request, *args, **kwargs):
-        return cached_read(self, super().retrieve, *args, **kwargs)
+        return cached_read(self, self._retrieve, *args, **kwargs)
+
+    def _retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        return Response(self.get_serializer(instance).data, headers={"ETag": conditional.etag(instance)})
+
+    # create() and update() as DRF's mixins, with the written version's ETag.
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        headers = {**self.get_success_headers(serializer.data), "ETag": conditional.etag(serializer.instance)}
+        return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
+
+    def update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=kwargs.pop("partial", False))
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        return Response(serializer.data, headers={"ETag": conditional.etag(serializer.instance)})
+
+    def get_object(self):
+        """The object, and for a write its If-Match checked (RFC 9110 §13.2.2: after the 404, before the body is
+        read): a stale ETag is a 412 and nothing is written."""
+        instance = super().get_object()
+        if_match = self.request.headers.get("If-Match")
+        if self.request.method in ("PUT", "PATCH", "DELETE") and if_match is not None:
+            if not conditional.if_match_passes(if_match, conditional.etag(instance)):
+                raise PreconditionFailed()
+        return instance
+
+    def if_updated_at(self, instance: Brand | Campaign) -> datetime | None:
+        """The version a write must still find (the one read, which If-Match named), or None without If-Match or
+        with `*`; the service puts it in the write's own WHERE, so a write in between makes this one a 412."""
+        if_match = self.request.headers.get("If-Match")
+        if if_match is None or conditional.is_any(if_match):
+            return None
+        return instance.updated_at
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """A GET whose If-None-Match names the current ETag is a 304 without a body (RFC 9110 §13.1.2, §15.4.5),
+        with the ETag, Cache-Control and Vary a 200 would have; the page is still rendered and kept by cached_read,
+        so the next request costs what a 200's would."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if_none_match = request.headers.get("If-None-Match")
+        etag = response.get("ETag") if response.status_code == 200 else None
+        if request.method not in ("GET", "HEAD") or if_none_match is None or etag is None:
+            return response
+        if conditional.if_none_match_passes(if_none_match, etag):
+            return response
+        if isinstance(response, Response):
+            response.render()
+        not_modified = HttpResponseNotModified()
+        for header in ("ETag", "Cache-Control", "Vary"):
+            if header in response:
+                not_modified[header] = response[header]
+        return not_modified
 
     def get_success_headers(self, data):
         """A 201 names the new object: `Location` is its absolute URL (POST /brands gives …/brands/42)."""
@@ -106,10 +170,13 @@ class BrandViewSet(VendorScopedViewSet):
         serializer.instance = services.brand_create(vendor=self.vendor, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.brand_update(brand=serializer.instance, **serializer.validated_data)
+        brand = serializer.instance
+        serializer.instance = services.brand_update(
+            brand=brand, if_updated_at=self.if_updated_at(brand), **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        services.brand_delete(brand=instance)
+        services.brand_delete(brand=instance, if_updated_at=self.if_updated_at(instance))
 
 
 class CampaignFilterSerializer(serializers.Serializer):
@@ -158,10 +225,13 @@ class CampaignViewSet(VendorScopedViewSet):
         serializer.instance = services.campaign_create(vendor=self.vendor, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.campaign_update(campaign=serializer.instance, **serializer.validated_data)
+        campaign = serializer.instance
+        serializer.instance = services.campaign_update(
+            campaign=campaign, if_updated_at=self.if_updated_at(campaign), **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        services.campaign_delete(campaign=instance)
+        services.campaign_delete(campaign=instance, if_updated_at=self.if_updated_at(instance))
 
 
 class ToolsAPIView(AdmittedView):

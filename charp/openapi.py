@@ -4,6 +4,7 @@ authorization server's endpoints, which are plain Django views that drf-spectacu
 from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiParameter
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
@@ -20,6 +21,8 @@ ERROR_DESCRIPTIONS = {
     "before the token is read, and not counted against your plan.",
     406: "The `Accept` header refuses JSON (`not_acceptable`): every answer is `application/json`.",
     409: "The request conflicts with the resource's state (`conflict`).",
+    412: "The object changed since the version `If-Match` names (`precondition_failed`), and nothing was changed: "
+    "GET it again for its current `ETag`, reapply your change and retry.",
     413: "The request body is too large (`request_too_large`).",
     415: "The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`.",
     429: "Too many requests this minute for your plan (`rate_limited`), or your plan's monthly quota is used up "
@@ -93,6 +96,14 @@ ERROR_EXAMPLES = {
             "delete the brand.",
         )
     },
+    412: {
+        "precondition_failed": _example(
+            "Changed since you read it",
+            "precondition_failed",
+            "This object changed since the version your If-Match names, and nothing was changed: GET it again for "
+            "its current ETag, reapply your change and retry with that ETag in If-Match.",
+        )
+    },
     413: {
         "request_too_large": _example(
             "Body too large",
@@ -152,6 +163,35 @@ RATE_LIMIT = {
         "schema": {"type": "string", "example": '"minute";r=599;t=60, "month";r=999999;t=2481465'},
     },
 }
+# Conditional requests on one object (RFC 9110 §13; apiresources/views.py, charp/http/conditional.py).
+ETAG = {
+    "ETag": {
+        "description": "A strong entity tag of this version of the object; every write changes it. Send it back in "
+        "`If-None-Match` (GET) or `If-Match` (PUT, PATCH, DELETE).",
+        "schema": {"type": "string", "example": '"3f9a1c0e5b7d2a4c6e8f0b1d"'},
+    }
+}
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="ETags of versions you already have (comma-separated, or `*`): if the object is still one of them, "
+    "the answer is `304 Not Modified` without a body.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="Change the object only if it is still this version: its ETag from your last read (several may be "
+    "sent, comma-separated; `*` matches any version). Otherwise `412 precondition_failed` and nothing changes. "
+    "Without it the write applies whatever changed meanwhile.",
+)
+NOT_MODIFIED = {
+    "description": "Not modified: the object is still the version `If-None-Match` names. No body; the headers are "
+    "those of the 200.",
+    "headers": ETAG,
+}
+
 # The gate counts a request only once it knows the token: these answers come before, and carry no RateLimit fields.
 UNCOUNTED = {"401", "405", "406", "413", "503"}
 ERROR_SCHEMA = {
@@ -222,9 +262,29 @@ class AutoSchema(openapi.AutoSchema):
         self.registry.register_on_missing(BEARER_AUTH)
         return [{BEARER_AUTH.name: []}]
 
+    def _versioned(self) -> bool:
+        """An operation on one object of a view whose objects carry ETags (or its create, which answers one)."""
+        return getattr(self.view, "etags", False) and ("{" in self.path or self.method == "POST")
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._versioned() and self.method == "GET":
+            parameters = [*parameters, IF_NONE_MATCH]
+        elif self._versioned() and self.method in ("PUT", "PATCH", "DELETE"):
+            parameters = [*parameters, IF_MATCH]
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         resource = getattr(self.view, "api_family", None) is not None
+        if self._versioned():
+            for status in ("200", "201"):
+                if status in responses:
+                    responses[status]["headers"] = {**responses[status].get("headers", {}), **ETAG}
+            if self.method == "GET":
+                responses["304"] = dict(NOT_MODIFIED)
+            elif self.method in ("PUT", "PATCH", "DELETE"):
+                responses["412"] = error_response(412)
         statuses = [503]
         if self.get_auth():
             statuses += [401, 403, 429]

@@ -23,6 +23,17 @@ class Conflict(exceptions.APIException):
     default_detail = "The request conflicts with the current state of the resource."
 
 
+class PreconditionFailed(exceptions.APIException):
+    """If-Match named another version of the object than the current one (HTTP 412, RFC 9110 §13.1.1)."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = (
+        "This object changed since the version your If-Match names, and nothing was changed: GET it again for its "
+        "current ETag, reapply your change and retry with that ETag in If-Match."
+    )
+
+
 CODES = {
     exceptions.ParseError: "invalid_request",
     exceptions.ValidationError: "validation_error",
@@ -35,6 +46,7 @@ CODES = {
     exceptions.Throttled: "rate_limited",
     exceptions.PermissionDenied: "forbidden",
     Conflict: "conflict",
+    PreconditionFailed: "precondition_failed",
 }
 
 

@@ -50,6 +50,7 @@ ERROR_CODES = {
     405: {"method_not_allowed"},
     406: {"not_acceptable"},
     409: {"conflict"},
+    412: {"precondition_failed"},
     413: {"request_too_large"},
     415: {"unsupported_media_type"},
     429: {"rate_limited", "quota_exceeded"},
@@ -180,6 +181,30 @@ def test_a_201_documents_its_location_header(schema):
         assert "Location" not in str(schema["paths"][path]["post"].get("parameters", []))
 
 
+def test_objects_document_their_etag_and_the_conditional_headers(schema):
+    for path in ("/brands", "/campaigns"):
+        item = schema["paths"][f"{path}/{{id}}"]
+        assert "ETag" in schema["paths"][path]["post"]["responses"]["201"]["headers"]
+        assert "ETag" not in schema["paths"][path]["get"]["responses"]["200"].get("headers", {})  # a list has none
+        headers = {
+            method: {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+            for method, operation in item.items()
+        }
+        assert headers == {
+            "get": {"If-None-Match"},
+            "put": {"If-Match"},
+            "patch": {"If-Match"},
+            "delete": {"If-Match"},
+        }, headers
+        for method in ("get", "put", "patch"):
+            assert "ETag" in item[method]["responses"]["200"]["headers"], (path, method)
+        assert "content" not in item["get"]["responses"]["304"]
+        assert "ETag" in item["get"]["responses"]["304"]["headers"]
+        for method in ("put", "patch", "delete"):
+            assert "GET it again" in item[method]["responses"]["412"]["description"], (path, method)
+        assert "412" not in item["get"]["responses"] and "304" not in item["patch"]["responses"]
+
+
 def examples(node, where="#"):
     """Every (where, example, schema) of the document: a schema's own `example`, and the `example` or named
     `examples` of a media type, parameter or header."""
@@ -268,6 +293,9 @@ def test_each_error_example_is_what_the_api_answers(
         "method_not_allowed": lambda: api.delete("/brands"),
         "not_acceptable": lambda: free.get("/brands", HTTP_ACCEPT="text/html"),
         "conflict": lambda: standard.delete(f"/brands/{brand['id']}"),
+        "precondition_failed": lambda: standard.patch(
+            f"/brands/{brand['id']}", {"name": "Autumn shoes"}, format="json", HTTP_IF_MATCH='"an-older-version"'
+        ),
         "request_too_large": lambda: free.post(
             "/brands", "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), content_type="application/json"
         ),
