@@ -14,7 +14,6 @@ import re
 
 from django.db import DatabaseError
 from django.http import HttpResponse
-from rest_framework.exceptions import ParseError
 
 from . import services
 from .models import IdempotencyKey
@@ -26,10 +25,6 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Refusals that say nothing about the write (the request never ran, or may run once the caller can): kept, they
 # would answer a retry that ought to run. 5xx are not kept either.
 NOT_KEPT = frozenset({401, 403, 429})
-INVALID_KEY = (
-    "The Idempotency-Key header must be 1 to 255 printable ASCII characters. Send a new unique value (a UUID, say) "
-    "with each new request, and the same value only to retry it."
-)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +56,7 @@ class IdempotentWrites:
             return
         key = request.META[META_KEY]
         if not KEY.fullmatch(key):
-            raise ParseError(INVALID_KEY)
+            raise services.InvalidIdempotencyKey()
         row = services.idempotency_key_claim(
             vendor=self.admission.vendor,
             key=key,

@@ -153,6 +153,15 @@ def transition_error(current: str, requested: str) -> str:
 CLAIM_TIMEOUT = timedelta(seconds=60)
 
 
+class InvalidIdempotencyKey(APIException):
+    status_code = 400
+    default_code = "invalid_idempotency_key"
+    default_detail = (
+        "The Idempotency-Key header must be 1 to 255 printable ASCII characters. Send a new unique value (a UUID, "
+        "say) with each new request, and the same value only to retry it."
+    )
+
+
 class IdempotencyKeyInUse(APIException):
     status_code = 409
     default_code = "idempotency_key_in_use"

@@ -9,8 +9,9 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`validation_error` with per-field messages in `fields`) or a malformed request "
-    "(`invalid_request`), such as an `Idempotency-Key` that is not 1-255 printable ASCII characters.",
+    400: "Invalid input (`validation_error` with per-field messages in `fields`), a malformed request "
+    "(`invalid_request`), or an `Idempotency-Key` that is not 1-255 printable ASCII characters "
+    "(`invalid_idempotency_key`).",
     401: "No access token (`unauthorized`), or an invalid, expired or revoked one (`invalid_token`); see "
     "`WWW-Authenticate`.",
     403: "Your plan does not include this API (`plan_forbidden`, naming your plan and the plans that include it), "
@@ -50,6 +51,12 @@ ERROR_EXAMPLES = {
             "The body is not valid JSON",
             "invalid_request",
             "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        "invalid_idempotency_key": _example(
+            "The Idempotency-Key cannot be one",
+            "invalid_idempotency_key",
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters. Send a new unique value (a UUID, "
+            "say) with each new request, and the same value only to retry it.",
         ),
     },
     401: {
@@ -242,6 +249,7 @@ IDEMPOTENT_REPLAYED = {
 }
 # The answers a key keeps for its retries; the others come before the key is read, or are not kept.
 KEPT = {"400", "404", "409", "415"}
+INVALID_KEY = "The `Idempotency-Key` is not 1-255 printable ASCII characters (`invalid_idempotency_key`)."
 IN_USE = "A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`): retry after it finishes."
 
 BEARER_AUTH = ResolvedComponent(
@@ -285,7 +293,7 @@ class AutoSchema(openapi.AutoSchema):
         if resource:
             # MethodMiddleware and DRF's content negotiation answer these on every path, before the gate.
             statuses += [405, 406]
-        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view() or idempotent:
             statuses.append(400)
         if self.method in ("POST", "PUT", "PATCH"):
             # Only a body that is read can be of the wrong type: a GET or DELETE ignores its Content-Type.
@@ -306,6 +314,13 @@ class AutoSchema(openapi.AutoSchema):
                     codes.add("idempotency_key_in_use")
                     description = f"{description} Or: {IN_USE}" if description else IN_USE
                 response = responses[status] = error_response(409, description, codes)
+            elif schema == ERROR_REF and status == "400":
+                # A body's fields and JSON on writes, a query's on lists, the Idempotency-Key on any write.
+                codes = {"invalid_idempotency_key"} if idempotent else set()
+                if self.method != "DELETE":
+                    codes |= {"validation_error", "invalid_request"}
+                description = ERROR_DESCRIPTIONS[400] if self.method != "DELETE" else INVALID_KEY
+                response = responses[status] = error_response(400, description, codes)
             elif schema == ERROR_REF and int(status) in ERROR_EXAMPLES:
                 # A view's own error response keeps its description.
                 response = responses[status] = error_response(int(status), response["description"])

@@ -151,7 +151,7 @@ def test_a_key_that_cannot_be_one_is_400_naming_the_header(client, key):
 
     assert refused.status_code == 400
     body = refused.json()
-    assert body["error"] == "invalid_request" and "Idempotency-Key" in body["error_description"]
+    assert body["error"] == "invalid_idempotency_key" and "Idempotency-Key" in body["error_description"]
     assert not Brand.objects.exists() and not IdempotencyKey.objects.exists()
 
 

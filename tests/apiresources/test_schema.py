@@ -47,7 +47,7 @@ RESOURCE_PATHS = {
 # The `error` codes each status of the resource APIs answers with (charp/http/errors.py, vendors/access/,
 # vendors/limits/plan.py); each is one named example of that status.
 ERROR_CODES = {
-    400: {"validation_error", "invalid_request"},
+    400: {"validation_error", "invalid_request", "invalid_idempotency_key"},
     401: {"invalid_token", "unauthorized"},
     403: {"plan_forbidden", "insufficient_scope"},
     404: {"not_found"},
@@ -229,7 +229,11 @@ def resource_error_examples(schema):
 
 
 def expected_codes(path: str, method: str, status: int) -> set[str]:
-    """A 409 is `conflict` only where a brand in use refuses its deletion, and `idempotency_key_in_use` on writes."""
+    """A 409 is `conflict` only where a brand in use refuses its deletion, and `idempotency_key_in_use` on writes; a
+    400 is about the Idempotency-Key on writes only, and only about it on a DELETE (which reads no body)."""
+    if status == 400:
+        key = {"invalid_idempotency_key"} if method != "get" else set()
+        return key if method == "delete" else key | {"validation_error", "invalid_request"}
     if status != 409:
         return ERROR_CODES[status]
     return {"idempotency_key_in_use"} | ({"conflict"} if (path, method) == ("/brands/{id}", "delete") else set())
@@ -300,6 +304,7 @@ def test_each_error_example_is_what_the_api_answers(
             "/brands", b'{"name": "Shoes"}', content_type="application/json", HTTP_IDEMPOTENCY_KEY="running"
         ),
         "idempotency_key_reused": idempotency_key_reused,
+        "invalid_idempotency_key": lambda: free.delete(f"/brands/{brand['id']}", HTTP_IDEMPOTENCY_KEY="x" * 256),
         "request_too_large": lambda: free.post(
             "/brands", "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), content_type="application/json"
         ),
