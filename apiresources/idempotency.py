@@ -29,7 +29,9 @@ NOT_KEPT = frozenset({401, 403, 429})
 logger = logging.getLogger(__name__)
 
 
-class Replayed(Exception):  # noqa: N818 (not an error: the way out of initial() with the kept response)
+class Replayed(Exception):
+    """Not an error: the way out of `initial()`, before the handler runs, with the kept response."""
+
     def __init__(self, response: HttpResponse):
         super().__init__()
         self.response = response

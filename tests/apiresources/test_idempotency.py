@@ -3,13 +3,17 @@ stored in the database, and the same key with another request is refused."""
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from apiresources import services
 from apiresources.models import Brand, Campaign, IdempotencyKey
+from tests.conftest import on_postgres
 from vendors.caching import copies
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +204,50 @@ def test_updates_deletes_and_tools_are_replayed_too(client, enterprise_vendor):
 def test_reads_ignore_the_header(client):
     assert client.get("/brands", HTTP_IDEMPOTENCY_KEY="x" * 300).status_code == 200
     assert not IdempotencyKey.objects.exists()
+
+
+def test_when_the_answer_cannot_be_kept_the_caller_still_gets_it_and_a_retry_waits(client, monkeypatch):
+    def database_gone(**kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(services, "idempotency_key_finish", database_gone)
+    created = post(client, "/brands", {"name": "Acme"}, "unkept")
+    monkeypatch.undo()
+
+    assert created.status_code == 201 and created.json()["name"] == "Acme"  # the write happened: say so
+    assert IdempotencyKey.objects.get(key="unkept").status is None  # still claimed, never released
+    assert post(client, "/brands", {"name": "Acme"}, "unkept").status_code == 409  # so a retry cannot write again
+    assert Brand.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_costs_one_statement_before_the_write_and_one_after(client, django_assert_num_queries):
+    assert client.get("/brands").status_code == 200  # the token now in this worker's copy
+    with django_assert_num_queries(3):  # INSERT of the claim, INSERT of the brand, UPDATE of the claim
+        assert post(client, "/brands", {"name": "Acme"}, "counted").status_code == 201
+    with django_assert_num_queries(2):  # the claim's INSERT refused, then the kept row
+        assert post(client, "/brands", {"name": "Acme"}, "counted")["Idempotent-Replayed"] == "true"
+    with django_assert_num_queries(1):  # no key, no new statement
+        assert client.post("/brands", {"name": "Globex"}, format="json").status_code == 201
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_write_once(client):
+    """Real concurrency: the unique constraint lets one request run; the others wait for it (409) or replay it."""
+    start = threading.Barrier(4)
+
+    def send(_):
+        start.wait()
+        try:
+            return post(client, "/brands", {"name": "Acme"}, "raced")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert Brand.objects.count() == 1
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, statuses
+    assert sum(1 for answer in answers if answer.status_code == 201 and "Idempotent-Replayed" not in answer) == 1
