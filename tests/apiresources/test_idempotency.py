@@ -251,3 +251,12 @@ def test_concurrent_retries_write_once(client):
     assert Brand.objects.count() == 1
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, statuses
     assert sum(1 for answer in answers if answer.status_code == 201 and "Idempotent-Replayed" not in answer) == 1
+
+
+def test_a_key_is_kept_for_idempotency_key_hours(client, settings):
+    settings.IDEMPOTENCY_KEY_HOURS = 2
+    assert post(client, "/brands", {"name": "Acme"}, "short").status_code == 201
+
+    row = IdempotencyKey.objects.get(key="short")
+    assert row.expires_at - row.claimed_at == timedelta(hours=2)
+    assert "last 2 hours" in post(client, "/brands", {"name": "Other"}, "short").json()["error_description"]
