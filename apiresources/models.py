@@ -82,3 +82,30 @@ class Campaign(CachedModel):
 
     def can_move_to(self, status: str) -> bool:
         return status == self.status or status in self.TRANSITIONS[self.status]
+
+
+class IdempotencyKey(models.Model):
+    """A vendor's `Idempotency-Key` and the first response to the request it came with, replayed to its retries.
+
+    The row is inserted before the request runs (the unique constraint decides which of two concurrent requests
+    runs), and completed with the response after; `status` is null while the first request is still running.
+    """
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=7)
+    path = models.TextField()
+    body_sha256 = models.CharField(max_length=64)
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    location = models.TextField(blank=True)
+    body = models.BinaryField(default=b"")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "key"], name="idempotency_key_unique_per_vendor")]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_key_expiry")]
+
+    def __str__(self) -> str:
+        return self.key

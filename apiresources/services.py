@@ -5,18 +5,20 @@ name, a brand still in use), which also settles the race of two requests that bo
 """
 
 import contextlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
-from rest_framework.exceptions import NotFound
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import APIException, NotFound
 
 from charp.http.errors import Conflict, PreconditionFailed
 from vendors.models import Vendor, rows_changed
 
-from .models import Brand, Campaign
+from .models import Brand, Campaign, IdempotencyKey
 
 
 def _one_statement():
@@ -173,3 +175,104 @@ def transition_error(current: str, requested: str) -> str:
         return f"A {current} campaign cannot change status; it is final. Create a new campaign instead."
     options = " or ".join(f"'{status}'" for status in allowed)
     return f"A campaign cannot go from '{current}' to '{requested}'; from '{current}' it can move to {options}."
+
+
+# --- Idempotency keys ---------------------------------------------------------------------------------------------
+# A claim still unfinished after this long belongs to a request that will never finish (its worker was killed: the
+# gunicorn timeout is 30 s), and a retry may take it over.
+CLAIM_TIMEOUT = timedelta(seconds=60)
+
+
+class InvalidIdempotencyKey(APIException):
+    status_code = 400
+    default_code = "invalid_idempotency_key"
+    default_detail = (
+        "The Idempotency-Key header must be 1 to 255 printable ASCII characters. Send a new unique value (a UUID, "
+        "say) with each new request, and the same value only to retry it."
+    )
+
+
+class IdempotencyKeyInUse(APIException):
+    status_code = 409
+    default_code = "idempotency_key_in_use"
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed. Retry after the first request finishes."
+    )
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = 422
+    default_code = "idempotency_key_reused"
+
+
+def reused_message() -> str:
+    return (
+        f"This Idempotency-Key was already used in the last {settings.IDEMPOTENCY_KEY_HOURS} hours with another "
+        "method, path or body. Send a new key with each new request; reuse a key only to retry the same request."
+    )
+
+
+def idempotency_key_claim(*, vendor: Vendor, key: str, method: str, path: str, body_sha256: str) -> IdempotencyKey:
+    """The vendor's row for `key`: a new claim (its `status` is None) that this request now runs under, or the
+    finished row of the same request, whose response answers this retry.
+
+    Raises IdempotencyKeyReused when the key came with another request, IdempotencyKeyInUse while the first request
+    still runs. The INSERT comes first, so that the unique constraint, not a read, decides which of two concurrent
+    requests runs.
+    """
+    now = timezone.now()
+    claim = {
+        "method": method,
+        "path": path,
+        "body_sha256": body_sha256,
+        "claimed_at": now,
+        "expires_at": now + timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS),
+        "status": None,
+        "content_type": "",
+        "location": "",
+        "body": b"",
+    }
+    for _ in range(3):  # a row released or taken over between our INSERT and our read: look again
+        try:
+            with _one_statement():
+                return IdempotencyKey.objects.create(vendor=vendor, key=key, **claim)
+        except IntegrityError:  # idempotency_key_unique_per_vendor: the key is known
+            pass
+        row = IdempotencyKey.objects.filter(vendor=vendor, key=key).first()
+        if row is None:
+            continue
+        expired = row.expires_at <= now
+        if not expired and (row.method, row.path, row.body_sha256) != (method, path, body_sha256):
+            raise IdempotencyKeyReused(reused_message())
+        if not expired and row.status is None and row.claimed_at > now - CLAIM_TIMEOUT:
+            raise IdempotencyKeyInUse()
+        if not expired and row.status is not None:
+            return row
+        # Expired, or abandoned: take it over, unless another retry did since we read it (claimed_at tells).
+        if IdempotencyKey.objects.filter(pk=row.pk, claimed_at=row.claimed_at).update(**claim):
+            for name, value in claim.items():
+                setattr(row, name, value)
+            return row
+    raise IdempotencyKeyInUse()
+
+
+def _held(claim: IdempotencyKey) -> QuerySet:
+    """The claim's row while this request still holds it (not taken over as abandoned meanwhile)."""
+    return IdempotencyKey.objects.filter(pk=claim.pk, claimed_at=claim.claimed_at, status__isnull=True)
+
+
+def idempotency_key_finish(
+    *, claim: IdempotencyKey, status: int, content_type: str, location: str, body: bytes
+) -> bool:
+    """Keep the response of the request run under `claim`, for its retries; False if the claim was lost."""
+    return bool(_held(claim).update(status=status, content_type=content_type, location=location, body=body))
+
+
+def idempotency_key_release(*, claim: IdempotencyKey) -> None:
+    """Forget `claim`, so that a retry with its key runs again (the request failed without an answer to keep)."""
+    _held(claim).delete()
+
+
+def idempotency_keys_expired(now: datetime) -> QuerySet:
+    """The idempotency keys past their expiry at `now`, which `manage.py prune` deletes."""
+    return IdempotencyKey.objects.filter(expires_at__lte=now)

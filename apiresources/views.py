@@ -13,6 +13,7 @@ from vendors.access.gate import AdmittedView
 from vendors.caching import copies
 
 from . import selectors, services
+from .idempotency import IdempotentWrites
 from .models import Brand, Campaign
 from .openapi import ERROR_RESPONSES, TOOL_SCHEMAS, tool_entry_schema
 from .pagination import MAX_ID, KeysetPagination
@@ -59,7 +60,7 @@ def cached_read(view, render, *args, **kwargs):
     return response
 
 
-class VendorScopedViewSet(AdmittedView, viewsets.ModelViewSet):
+class VendorScopedViewSet(IdempotentWrites, AdmittedView, viewsets.ModelViewSet):
     """Every query is scoped to the calling vendor: another vendor's object is a 404."""
 
     pagination_class = KeysetPagination
@@ -256,7 +257,7 @@ class ToolListView(ToolsAPIView):
         return Response({"results": tools, "next": None})
 
 
-class ToolRunView(ToolsAPIView):
+class ToolRunView(IdempotentWrites, ToolsAPIView):
     """POST /tools/{tool}: run one stateless tool on the JSON body."""
 
     tool_name: str | None = None  # set per documented tool in urls.py; None for the catch-all route

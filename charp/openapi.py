@@ -10,8 +10,9 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`validation_error` with per-field messages in `fields`) or a malformed request "
-    "(`invalid_request`).",
+    400: "Invalid input (`validation_error` with per-field messages in `fields`), a malformed request "
+    "(`invalid_request`), or an `Idempotency-Key` that is not 1-255 printable ASCII characters "
+    "(`invalid_idempotency_key`).",
     401: "No access token (`unauthorized`), or an invalid, expired or revoked one (`invalid_token`); see "
     "`WWW-Authenticate`.",
     403: "Your plan does not include this API (`plan_forbidden`, naming your plan and the plans that include it), "
@@ -25,6 +26,8 @@ ERROR_DESCRIPTIONS = {
     "GET it again for its current `ETag`, reapply your change and retry.",
     413: "The request body is too large (`request_too_large`).",
     415: "The body is not JSON (`unsupported_media_type`): send `Content-Type: application/json`.",
+    422: "This `Idempotency-Key` came with another request (`idempotency_key_reused`): another method, path or "
+    "body. Send a new key with each new request.",
     429: "Too many requests this minute for your plan (`rate_limited`), or your plan's monthly quota is used up "
     "(`quota_exceeded`, until `resets_at`: the first of next month, UTC). Retry after the `Retry-After` seconds; "
     "`RateLimit` says what is left.",
@@ -51,6 +54,12 @@ ERROR_EXAMPLES = {
             "The body is not valid JSON",
             "invalid_request",
             "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        "invalid_idempotency_key": _example(
+            "The Idempotency-Key cannot be one",
+            "invalid_idempotency_key",
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters. Send a new unique value (a UUID, "
+            "say) with each new request, and the same value only to retry it.",
         ),
     },
     401: {
@@ -94,7 +103,12 @@ ERROR_EXAMPLES = {
             "conflict",
             "The brand 'Spring shoes' still has 2 campaigns. Delete them or move them to another brand first, then "
             "delete the brand.",
-        )
+        ),
+        "idempotency_key_in_use": _example(
+            "The first request with this key still runs",
+            "idempotency_key_in_use",
+            "A request with this Idempotency-Key is still being processed. Retry after the first request finishes.",
+        ),
     },
     412: {
         "precondition_failed": _example(
@@ -133,6 +147,14 @@ ERROR_EXAMPLES = {
             monthly_quota=10000,
             resets_at="2026-04-01T00:00:00Z",
         ),
+    },
+    422: {
+        "idempotency_key_reused": _example(
+            "The key came with another request",
+            "idempotency_key_reused",
+            f"This Idempotency-Key was already used in the last {settings.IDEMPOTENCY_KEY_HOURS} hours with another "
+            "method, path or body. Send a new key with each new request; reuse a key only to retry the same request.",
+        )
     },
     503: {
         "service_unavailable": _example(
@@ -229,15 +251,46 @@ ERROR_SCHEMA = {
 }
 
 
-def error_response(status: int, description: str | None = None) -> dict:
+def error_response(status: int, description: str | None = None, codes: set[str] | None = None) -> dict:
+    """A documented error answer, with an example of each of its `error` codes (by default all of the status)."""
+    examples = {code: example for code, example in ERROR_EXAMPLES[status].items() if codes is None or code in codes}
     response = {
         "description": description or ERROR_DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": ERROR_REF, "examples": ERROR_EXAMPLES[status]}},
+        "content": {"application/json": {"schema": ERROR_REF, "examples": examples}},
     }
     if status in (429, 503):
         response["headers"] = RETRY_AFTER
     return response
 
+
+# Idempotency-Key (apiresources/idempotency.py), on the writes of views that set `idempotent_writes`.
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the first answer to this request (status, body, `Content-Type`, `Location`) "
+    f"is kept for {settings.IDEMPOTENCY_KEY_HOURS} hours and replayed, with `Idempotent-Replayed: true`, to a retry "
+    "with the same key, method, path and body. Send a new unique value (a UUID) with each new request. Keys are "
+    "yours alone; 401, 403, 429 and 5xx answers are not kept, so their retry runs again.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[\x20-\x7E]+$",
+        "example": "5f0c9f1e-3a4b-4d6e-8f70-9a1b2c3d4e5f",
+    },
+}
+IDEMPOTENT_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` on an answer replayed to a retry with the same `Idempotency-Key`.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+# The answers a key keeps for its retries; the others come before the key is read, or are not kept.
+KEPT = {"400", "404", "409", "415"}
+INVALID_KEY = "The `Idempotency-Key` is not 1-255 printable ASCII characters (`invalid_idempotency_key`)."
+IN_USE = "A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`): retry after it finishes."
 
 BEARER_AUTH = ResolvedComponent(
     name="bearerAuth",
@@ -274,8 +327,16 @@ class AutoSchema(openapi.AutoSchema):
             parameters = [*parameters, IF_MATCH]
         return parameters
 
+    def _idempotent(self) -> bool:
+        return getattr(self.view, "idempotent_writes", False) and self.method in WRITES
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        return [*parameters, IDEMPOTENCY_KEY] if self._idempotent() else parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        own = set(responses)  # the view's own, e.g. DELETE /brands/{id}'s 409
         resource = getattr(self.view, "api_family", None) is not None
         if self._versioned():
             for status in ("200", "201"):
@@ -285,28 +346,48 @@ class AutoSchema(openapi.AutoSchema):
                 responses["304"] = dict(NOT_MODIFIED)
             elif self.method in ("PUT", "PATCH", "DELETE"):
                 responses["412"] = error_response(412)
+        idempotent = self._idempotent()
         statuses = [503]
         if self.get_auth():
             statuses += [401, 403, 429]
         if resource:
             # MethodMiddleware and DRF's content negotiation answer these on every path, before the gate.
             statuses += [405, 406]
-        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view() or idempotent:
             statuses.append(400)
         if self.method in ("POST", "PUT", "PATCH"):
             # Only a body that is read can be of the wrong type: a GET or DELETE ignores its Content-Type.
             statuses += [413, 415]
         if "{" in self.path:
             statuses.append(404)
+        if idempotent:
+            statuses += [409, 422]
         for status in sorted(statuses):
             responses.setdefault(str(status), error_response(status))
         for status, response in responses.items():
             schema = response.get("content", {}).get("application/json", {}).get("schema")
-            if schema == ERROR_REF and int(status) in ERROR_EXAMPLES:
-                # A view's own error response (the 409 of DELETE /brands/{id}) keeps its description.
+            if schema == ERROR_REF and status == "409":
+                # `conflict` where the view declares it, with its description; `idempotency_key_in_use` on writes.
+                codes = {"conflict"} if status in own else set()
+                description = response["description"] if status in own else ""
+                if idempotent:
+                    codes.add("idempotency_key_in_use")
+                    description = f"{description} Or: {IN_USE}" if description else IN_USE
+                response = responses[status] = error_response(409, description, codes)
+            elif schema == ERROR_REF and status == "400":
+                # A body's fields and JSON on writes, a query's on lists, the Idempotency-Key on any write.
+                codes = {"invalid_idempotency_key"} if idempotent else set()
+                if self.method != "DELETE":
+                    codes |= {"validation_error", "invalid_request"}
+                description = ERROR_DESCRIPTIONS[400] if self.method != "DELETE" else INVALID_KEY
+                response = responses[status] = error_response(400, description, codes)
+            elif schema == ERROR_REF and int(status) in ERROR_EXAMPLES:
+                # A view's own error response keeps its description.
                 response = responses[status] = error_response(int(status), response["description"])
             if resource and status not in UNCOUNTED:
                 response["headers"] = {**response.get("headers", {}), **RATE_LIMIT}
+            if idempotent and (status.startswith("2") or status in KEPT):
+                response["headers"] = {**response.get("headers", {}), **IDEMPOTENT_REPLAYED}
         return dict(sorted(responses.items()))
 
 

@@ -300,6 +300,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# How long the first response to a request with an `Idempotency-Key` is kept and replayed to its retries
+# (apiresources/idempotency.py); `manage.py prune` deletes the keys past it.
+IDEMPOTENCY_KEY_HOURS = _non_negative_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
+
 # --- Rate limits, quotas and usage metering ---------------------------------------------------------------------
 # Counters live in Redis (REDIS_URL), shared by every worker and host; without it they are per process (dev only).
 

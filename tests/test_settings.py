@@ -185,3 +185,10 @@ def test_behind_a_transaction_pooler_prepared_statements_stay_off_whatever_the_u
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[null, true]"
     assert database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5").stdout.strip() == "[5, null]"
+
+
+def test_idempotency_keys_are_kept_at_least_an_hour():
+    result = start(DEBUG="true", IDEMPOTENCY_KEY_HOURS="0")
+
+    assert result.returncode != 0
+    assert "IDEMPOTENCY_KEY_HOURS must be an integer of at least 1" in result.stderr

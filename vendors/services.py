@@ -1,5 +1,6 @@
 """Business actions on vendors. The admin, the management commands and the tests all call these."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -388,3 +389,14 @@ def audit_events_prune(*, older_than: datetime, batch_size: int) -> int:
 def usage_days_prune(*, older_than: date, batch_size: int) -> int:
     """Delete the usage counts of the days before `older_than`; returns how many."""
     return _delete_in_batches(UsageDay.objects.filter(date__lt=older_than), batch_size=batch_size)
+
+
+# Rows of the apps above the vendor domain that `prune` deletes once expired: each app registers a label and a
+# function giving its expired rows at a moment from its AppConfig.ready(), as this module may not import them
+# (docs/architecture.md). apiresources registers its idempotency keys.
+EXPIRING: dict[str, Callable[[datetime], models.QuerySet]] = {}
+
+
+def expired_rows_prune(*, now: datetime, batch_size: int) -> dict[str, int]:
+    """Delete the registered rows past their expiry at `now`; returns how many of each label."""
+    return {label: _delete_in_batches(expired(now), batch_size=batch_size) for label, expired in EXPIRING.items()}

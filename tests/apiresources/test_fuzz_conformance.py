@@ -123,6 +123,10 @@ def test_every_operation_answers_as_documented_to_generated_input(caller, wsgi_a
         if "client_id" in body or "client_secret" in body:
             body.update(vendor_fields)
         body["refresh_token"] = fresh()["refresh_token"]
+        # Generated extra members that are not strings are refused before the token is read; which examples have
+        # them depends on the seed, which any change to the document moves, so the real ones go without.
+        for name in [name for name, value in body.items() if not isinstance(value, str)]:
+            del body[name]
 
     def real_token(body):
         body.update(vendor_fields)

@@ -1,16 +1,20 @@
 """The OpenAPI document at /api/schema and the docs at /docs: public, valid, complete, served offline."""
 
+import hashlib
 import json
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import OperationalError
 from django.urls import get_resolver
+from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
+from apiresources.models import IdempotencyKey
 from vendors.models import Plan
 
 EXPECTED_OPERATIONS = {
@@ -43,16 +47,17 @@ RESOURCE_PATHS = {
 # The `error` codes each status of the resource APIs answers with (charp/http/errors.py, vendors/access/,
 # vendors/limits/plan.py); each is one named example of that status.
 ERROR_CODES = {
-    400: {"validation_error", "invalid_request"},
+    400: {"validation_error", "invalid_request", "invalid_idempotency_key"},
     401: {"invalid_token", "unauthorized"},
     403: {"plan_forbidden", "insufficient_scope"},
     404: {"not_found"},
     405: {"method_not_allowed"},
     406: {"not_acceptable"},
-    409: {"conflict"},
+    409: {"conflict", "idempotency_key_in_use"},
     412: {"precondition_failed"},
     413: {"request_too_large"},
     415: {"unsupported_media_type"},
+    422: {"idempotency_key_reused"},
     429: {"rate_limited", "quota_exceeded"},
     503: {"service_unavailable"},
 }
@@ -178,7 +183,8 @@ def test_a_201_documents_its_location_header(schema):
     for path in ("/brands", "/campaigns"):
         created = schema["paths"][path]["post"]["responses"]["201"]
         assert created["headers"]["Location"]["schema"] == {"type": "string"}, created
-        assert "Location" not in str(schema["paths"][path]["post"].get("parameters", []))
+        parameters = schema["paths"][path]["post"].get("parameters", [])
+        assert "Location" not in [parameter["name"] for parameter in parameters]
 
 
 def test_objects_document_their_etag_and_the_conditional_headers(schema):
@@ -192,9 +198,9 @@ def test_objects_document_their_etag_and_the_conditional_headers(schema):
         }
         assert headers == {
             "get": {"If-None-Match"},
-            "put": {"If-Match"},
-            "patch": {"If-Match"},
-            "delete": {"If-Match"},
+            "put": {"If-Match", "Idempotency-Key"},
+            "patch": {"If-Match", "Idempotency-Key"},
+            "delete": {"If-Match", "Idempotency-Key"},
         }, headers
         for method in ("get", "put", "patch"):
             assert "ETag" in item[method]["responses"]["200"]["headers"], (path, method)
@@ -247,10 +253,21 @@ def resource_error_examples(schema):
                     yield (path, method, int(status)), response["content"]["application/json"].get("examples", {})
 
 
+def expected_codes(path: str, method: str, status: int) -> set[str]:
+    """A 409 is `conflict` only where a brand in use refuses its deletion, and `idempotency_key_in_use` on writes; a
+    400 is about the Idempotency-Key on writes only, and only about it on a DELETE (which reads no body)."""
+    if status == 400:
+        key = {"invalid_idempotency_key"} if method != "get" else set()
+        return key if method == "delete" else key | {"validation_error", "invalid_request"}
+    if status != 409:
+        return ERROR_CODES[status]
+    return {"idempotency_key_in_use"} | ({"conflict"} if (path, method) == ("/brands/{id}", "delete") else set())
+
+
 def test_each_error_status_has_an_example_of_each_of_its_own_codes(schema):
     for where, named in resource_error_examples(schema):
         codes = {name: example["value"]["error"] for name, example in named.items()}
-        assert set(codes.values()) == ERROR_CODES[where[2]], (where, codes)
+        assert set(codes.values()) == expected_codes(*where), (where, codes)
         assert all(name == code for name, code in codes.items()), (where, codes)
     too_many = schema["paths"]["/brands"]["get"]["responses"]["429"]
     assert "`quota_exceeded`" in too_many["description"]
@@ -274,6 +291,21 @@ def test_each_error_example_is_what_the_api_answers(
     for name in ("Spring sale", "Summer sale"):
         assert standard.post("/campaigns", {"brand": brand["id"], "name": name}, format="json").status_code == 201
     by_minute, by_month = as_vendor(make_vendor("minute")), as_vendor(make_vendor("month"))
+    now = timezone.now()
+    IdempotencyKey.objects.create(  # a first request still running under this key
+        vendor=free_vendor.vendor,
+        key="running",
+        method="POST",
+        path="/brands",
+        body_sha256=hashlib.sha256(b'{"name": "Shoes"}').hexdigest(),
+        claimed_at=now,
+        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS),
+    )
+
+    def idempotency_key_reused():
+        first = free.post("/brands", {"name": "Shoes"}, format="json", HTTP_IDEMPOTENCY_KEY="used")
+        assert first.status_code == 201
+        return free.post("/brands", {"name": "Hats"}, format="json", HTTP_IDEMPOTENCY_KEY="used")
 
     def database_down(**kwargs):
         raise OperationalError("connection refused")  # what the driver raises while PostgreSQL restarts
@@ -296,6 +328,11 @@ def test_each_error_example_is_what_the_api_answers(
         "precondition_failed": lambda: standard.patch(
             f"/brands/{brand['id']}", {"name": "Autumn shoes"}, format="json", HTTP_IF_MATCH='"an-older-version"'
         ),
+        "idempotency_key_in_use": lambda: free.post(
+            "/brands", b'{"name": "Shoes"}', content_type="application/json", HTTP_IDEMPOTENCY_KEY="running"
+        ),
+        "idempotency_key_reused": idempotency_key_reused,
+        "invalid_idempotency_key": lambda: free.delete(f"/brands/{brand['id']}", HTTP_IDEMPOTENCY_KEY="x" * 256),
         "request_too_large": lambda: free.post(
             "/brands", "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), content_type="application/json"
         ),
@@ -409,3 +446,22 @@ def test_every_operation_documents_a_4xx_and_the_document_names_a_contact(schema
         if not any(status.startswith("4") for status in operation["responses"])
     ]
     assert not missing
+
+
+def test_every_write_documents_the_idempotency_key_and_its_answers(schema):
+    for path in RESOURCE_PATHS:
+        for method, operation in schema["paths"][path].items():
+            names = [parameter["name"] for parameter in operation.get("parameters", [])]
+            if method == "get":
+                assert "Idempotency-Key" not in names and "422" not in operation["responses"], (path, method)
+                continue
+            key = next(parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key")
+            assert key["in"] == "header" and key["required"] is False
+            assert key["schema"]["maxLength"] == 255 and re.fullmatch(key["schema"]["pattern"], "x" * 255)
+            assert {"409", "422"} <= set(operation["responses"]), (path, method)
+            success = next(status for status in operation["responses"] if status.startswith("2"))
+            assert "Idempotent-Replayed" in operation["responses"][success]["headers"], (path, method)
+    in_use = schema["paths"]["/brands"]["post"]["responses"]["409"]["description"]
+    assert "idempotency_key_in_use" in in_use and "conflict" not in in_use
+    deleting = schema["paths"]["/brands/{id}"]["delete"]["responses"]["409"]["description"]
+    assert "`conflict`" in deleting and "idempotency_key_in_use" in deleting

@@ -1,4 +1,5 @@
-"""Retention: `prune` deletes old audit events and usage days in batches, `cleartokens` says what it purged."""
+"""Retention: `prune` deletes old audit events, usage days and expired idempotency keys in batches, `cleartokens` says
+what it purged."""
 
 import io
 import re
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
+from apiresources.models import IdempotencyKey
 from vendors.models import AuditEvent, UsageDay
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +34,20 @@ def audit_event(vendor, *, age: timedelta) -> AuditEvent:
     )
 
 
+def idempotency_key(vendor, key: str, *, expires_in: timedelta) -> IdempotencyKey:
+    now = timezone.now()
+    return IdempotencyKey.objects.create(
+        vendor=vendor,
+        key=key,
+        method="POST",
+        path="/brands",
+        body_sha256="0" * 64,
+        claimed_at=now - timedelta(hours=24) + expires_in,
+        expires_at=now + expires_in,
+        status=201,
+    )
+
+
 def test_prune_deletes_only_the_rows_older_than_the_retention(free_vendor):
     vendor = free_vendor.vendor
     AuditEvent.objects.all().delete()
@@ -40,18 +56,24 @@ def test_prune_deletes_only_the_rows_older_than_the_retention(free_vendor):
     today = timezone.now().astimezone(UTC).date()
     UsageDay.objects.create(vendor=vendor, date=today - timedelta(days=801), requests=7)
     kept_day = UsageDay.objects.create(vendor=vendor, date=today - timedelta(days=799), requests=3)
+    for key, expires_in in (("gone", -timedelta(seconds=1)), ("also gone", -timedelta(hours=1))):
+        idempotency_key(vendor, key, expires_in=expires_in)
+    kept_key = idempotency_key(vendor, "live", expires_in=timedelta(minutes=1))
 
     output = run("prune")
 
     audit_cutoff, usage_cutoff = today - timedelta(days=400), today - timedelta(days=800)
     assert output.strip() == (
-        f"Deleted 5 audit events older than {audit_cutoff} and 1 usage day older than {usage_cutoff}."
+        f"Deleted 5 audit events older than {audit_cutoff}, 1 usage day older than {usage_cutoff} "
+        "and 2 expired idempotency keys."
     )
     assert list(AuditEvent.objects.values_list("pk", flat=True)) == [recent.pk]
     assert not AuditEvent.objects.filter(pk__in=[event.pk for event in old_events]).exists()
     assert list(UsageDay.objects.values_list("pk", flat=True)) == [kept_day.pk]
+    assert list(IdempotencyKey.objects.values_list("pk", flat=True)) == [kept_key.pk]
     assert run("prune").strip() == (
-        f"Deleted 0 audit events older than {audit_cutoff} and 0 usage days older than {usage_cutoff}."
+        f"Deleted 0 audit events older than {audit_cutoff}, 0 usage days older than {usage_cutoff} "
+        "and 0 expired idempotency keys."
     )
 
 

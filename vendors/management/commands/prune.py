@@ -10,8 +10,8 @@ from ._base import VendorCommand
 
 class Command(VendorCommand):
     help = (
-        "Delete audit events older than AUDIT_RETENTION_DAYS and usage days older than USAGE_RETENTION_DAYS, "
-        "RETENTION_BATCH_SIZE rows at a time (run daily)."
+        "Delete audit events older than AUDIT_RETENTION_DAYS, usage days older than USAGE_RETENTION_DAYS and "
+        "idempotency keys past their expiry, RETENTION_BATCH_SIZE rows at a time (run daily)."
     )
 
     def handle(self, *args, **options):
@@ -24,7 +24,10 @@ class Command(VendorCommand):
             older_than=datetime.combine(audit_before, time.min, tzinfo=UTC), batch_size=batch_size
         )
         days = services.usage_days_prune(older_than=usage_before, batch_size=batch_size)
-        self.stdout.write(
-            f"Deleted {events} audit event{'s' if events != 1 else ''} older than {audit_before} "
-            f"and {days} usage day{'s' if days != 1 else ''} older than {usage_before}."
-        )
+        expired = services.expired_rows_prune(now=timezone.now(), batch_size=batch_size)
+        counts = [
+            f"{events} audit event{'s' if events != 1 else ''} older than {audit_before}",
+            f"{days} usage day{'s' if days != 1 else ''} older than {usage_before}",
+            *(f"{count} expired {label}{'s' if count != 1 else ''}" for label, count in expired.items()),
+        ]
+        self.stdout.write(f"Deleted {', '.join(counts[:-1])} and {counts[-1]}.")
