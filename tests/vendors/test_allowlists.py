@@ -357,6 +357,9 @@ def test_staff_edit_the_list_and_it_is_audited(manager_client, manager, free_ven
     assert confirm(manager_client, page(vendor), {"cidrs": ""}).status_code == 303
     assert Vendor.objects.get(pk=vendor.pk).allowed_cidrs == []
     assert AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE_ALLOW_LIST).count() == 2
+    log = manager_client.get("/admin/vendors/auditevent/?action=change_allow_list").content.decode()
+    assert "any address → 198.51.100.0/24, 2001:db8::1/128, 203.0.113.0/28" in log
+    assert "198.51.100.0/24, 2001:db8::1/128, 203.0.113.0/28 → any address" in log
 
 
 def test_a_bad_entry_is_shown_on_the_form_and_nothing_changes(manager_client, free_vendor):
