@@ -16,7 +16,8 @@ ERROR_DESCRIPTIONS = {
     401: "No access token (`unauthorized`), or an invalid, expired or revoked one (`invalid_token`); see "
     "`WWW-Authenticate`.",
     403: "Your plan does not include this API (`plan_forbidden`, naming your plan and the plans that include it), "
-    "or the token's scope does not (`insufficient_scope`).",
+    "the token's scope does not (`insufficient_scope`), or your client accepts calls only from its allowed addresses "
+    "and this one is not among them (`address_not_allowed`, naming the address seen: ask Charp support to add it).",
     404: "No such object among yours (`not_found`). Other vendors' objects are never visible.",
     405: "This path does not take the method sent (`method_not_allowed`); `Allow` lists those it takes. Answered "
     "before the token is read, and not counted against your plan.",
@@ -84,6 +85,12 @@ ERROR_EXAMPLES = {
             "insufficient_scope",
             "This access token was issued with scope 'brands', which does not include 'campaigns' (a refresh keeps "
             "a token's scope). Get a new token at /auth/token without scope, or with one that includes 'campaigns'.",
+        ),
+        "address_not_allowed": _example(
+            "From an address outside your allow-list",
+            "address_not_allowed",
+            "This client accepts requests only from its allowed addresses, and 203.0.113.9 is not one of them. Call "
+            "from an allowed address, or ask Charp support to add this one to your client's allow-list.",
         ),
     },
     404: {"not_found": _example("Not among yours", "not_found", "Not found.")},
@@ -414,6 +421,9 @@ def _oauth_errors(*statuses: int, issuing: bool = False) -> dict:
         "or outside your plan; `unauthorized_client`: the client is suspended; `unsupported_grant_type`.",
         401: "`invalid_client`: unknown client ID, wrong secret, missing credentials (named) or unreadable ones. "
         "The `WWW-Authenticate: Basic` header is set.",
+        403: "`address_not_allowed`: your client accepts token requests and refreshes only from its allowed "
+        "addresses, and this one (named in `error_description`) is not among them: call from an allowed address, or "
+        "ask Charp support to add it. Not counted as a failed authentication.",
         405: "Only POST is accepted.",
         413: "The request body is too large.",
         415: "The body is neither JSON nor form-encoded.",
@@ -488,7 +498,10 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
+            "responses": {
+                "200": TOKEN_RESPONSE,
+                **_oauth_errors(400, 401, 403, 405, 413, 415, 429, 503, issuing=True),
+            },
         }
     },
     "/auth/refresh": {
@@ -516,7 +529,10 @@ AUTH_PATHS = {
                     }
                 ),
             },
-            "responses": {"200": TOKEN_RESPONSE, **_oauth_errors(400, 401, 405, 413, 415, 429, 503, issuing=True)},
+            "responses": {
+                "200": TOKEN_RESPONSE,
+                **_oauth_errors(400, 401, 403, 405, 413, 415, 429, 503, issuing=True),
+            },
         }
     },
     "/auth/revoke": {

@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.conf import settings
 from django.db import models, router, transaction
 from django.db.models.functions import Lower
@@ -122,6 +124,11 @@ class Vendor(CachedModel):
     # path and written with the usage flush (vendors/limits/last_used.py), never by the token request itself.
     secret_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     previous_secret_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The networks whose callers may use this vendor's credentials and tokens, as normalized CIDR strings
+    # (services.normalized_cidrs); empty: any address. Loaded with the vendor on every hot read (caching/lookups.py).
+    allowed_cidrs = models.JSONField(
+        default=list, db_default=models.Value([], output_field=models.JSONField()), blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Also the version a confirmation page was rendered for: every staff action saves the row (so moves it), and a
     # confirmed action whose page saw an older value is refused rather than repeated (services.StaleAction).
@@ -155,6 +162,25 @@ class Vendor(CachedModel):
         expires = self.previous_secret_expires_at
         return bool(self.previous_secret_hash) and expires is not None and expires > timezone.now()
 
+    @property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        # Parsed once per loaded row, not per request: workers keep the row with their copies of tokens and clients,
+        # and a change of the list saves the row, which moves the vendor's auth version (caching/versions.py), so the
+        # next request reads a new row. Kept with the list it was parsed from, so a row refreshed in place re-parses.
+        parsed = self.__dict__.get("_allowed_networks")
+        if parsed is None or parsed[0] != self.allowed_cidrs:
+            parsed = self._allowed_networks = (
+                list(self.allowed_cidrs),
+                tuple(ipaddress.ip_network(cidr) for cidr in self.allowed_cidrs),
+            )
+        return parsed[1]
+
+    def admits(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        """Whether a caller at `address` (None: not an IP address) may use this vendor's credentials and tokens."""
+        if not self.allowed_cidrs:
+            return True
+        return address is not None and any(address in network for network in self.allowed_networks)
+
 
 class AuditEvent(models.Model):
     """An append-only record of a staff or command-line action on a vendor."""
@@ -169,6 +195,7 @@ class AuditEvent(models.Model):
         UPDATE = "update", "Vendor details changed"
         CREATE_PLAN = "create_plan", "Plan created"
         EDIT_PLAN = "edit_plan", "Plan edited"
+        CHANGE_ALLOW_LIST = "change_allow_list", "Allow-list changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

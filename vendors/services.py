@@ -1,6 +1,7 @@
 """Business actions on vendors. The admin, the management commands and the tests all call these."""
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -233,6 +234,67 @@ def vendor_plan_set(
         actor=actor,
         action=AuditEvent.Action.CHANGE_PLAN,
         changes={"from": previous.code, "to": plan.code},
+    )
+    return vendor
+
+
+MAX_ALLOWED_CIDRS = 100
+
+
+def normalized_cidrs(entries: Iterable[str]) -> list[str]:
+    """The CIDR ranges of an allow-list as stored: each IPv4 or IPv6 range normalized (a single address becomes a /32
+    or /128, host bits are cleared), blanks and repeats dropped, the order kept; a ValidationError names a bad one."""
+    cidrs: list[str] = []
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        shown = entry if len(entry) <= 60 else f"{entry[:60]}…"
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValidationError(
+                f"“{shown}” is not an IPv4 or IPv6 address or CIDR range (like 203.0.113.0/24, 198.51.100.7 or "
+                "2001:db8::/48).",
+                code="invalid_cidr",
+            ) from None
+        if network.version == 6 and network.network_address.ipv4_mapped is not None:
+            # Callers are compared by their IPv4 address (charp/http/client.py), which such a range never matches.
+            raise ValidationError(
+                f"“{shown}” is an IPv4-mapped IPv6 range: write it as IPv4 ({network.network_address.ipv4_mapped}/"
+                f"{network.prefixlen - 96}).",
+                code="invalid_cidr",
+            )
+        if str(network) not in cidrs:
+            cidrs.append(str(network))
+    if len(cidrs) > MAX_ALLOWED_CIDRS:
+        raise ValidationError(
+            f"An allow-list holds at most {MAX_ALLOWED_CIDRS} ranges ({len(cidrs)} given): merge neighbouring "
+            "addresses into wider ranges.",
+            code="too_many_cidrs",
+        )
+    return cidrs
+
+
+@transaction.atomic
+def vendor_allow_list_set(
+    *, vendor: Vendor, cidrs: Iterable[str], actor: AbstractBaseUser | None = None, version: str | None = None
+) -> Vendor:
+    """Set the address ranges the vendor's credentials and tokens may be used from (empty: any address).
+
+    It applies at once, to tokens already issued too: the save moves the vendor's auth version, so every worker reads
+    the row again before it trusts a copied token or client (vendors/caching/versions.py).
+    """
+    cidrs = normalized_cidrs(cidrs)
+    vendor = _locked(vendor)
+    _check_version(vendor, version)
+    previous = list(vendor.allowed_cidrs)
+    if previous == cidrs:
+        return vendor
+    vendor.allowed_cidrs = cidrs
+    vendor.save(update_fields=["allowed_cidrs", "updated_at"])
+    _audit(
+        vendor=vendor, actor=actor, action=AuditEvent.Action.CHANGE_ALLOW_LIST, changes={"from": previous, "to": cidrs}
     )
     return vendor
 

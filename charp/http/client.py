@@ -5,12 +5,9 @@ import ipaddress
 from django.conf import settings
 
 
-def client_ip(request) -> str:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry added by the outermost of
-    TRUSTED_PROXY_COUNT proxies (entries further left are client-supplied and can be forged).
-
-    IPv6 callers are keyed by their /64, which one host usually controls whole.
-    """
+def _reported(request) -> str:
+    """REMOTE_ADDR, or the X-Forwarded-For entry added by the outermost of TRUSTED_PROXY_COUNT proxies (entries
+    further left are client-supplied and can be forged)."""
     address = request.META.get("REMOTE_ADDR", "")
     hops = settings.TRUSTED_PROXY_COUNT
     if hops:
@@ -18,12 +15,26 @@ def client_ip(request) -> str:
         forwarded = [part for part in forwarded if part]
         if len(forwarded) >= hops:
             address = forwarded[-hops]
+    return address
+
+
+def client_address(request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The caller's exact address (an IPv4-mapped IPv6 address as IPv4), None when it is not an IP address."""
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(_reported(request))
     except ValueError:
-        return address[:64] or "unknown"
+        return None
+    if ip.version == 6 and ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    return ip
+
+
+def client_ip(request) -> str:
+    """The caller's address as a key for counters: `client_address`, with IPv6 callers keyed by their /64, which one
+    host usually controls whole."""
+    ip = client_address(request)
+    if ip is None:
+        return _reported(request)[:64] or "unknown"
     if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)

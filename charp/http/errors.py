@@ -50,8 +50,12 @@ CODES = {
 }
 
 
+# Codes more precise than their class's (CODES), kept as raised.
+OWN_CODES = {"invalid_token", "plan_forbidden", "insufficient_scope", "address_not_allowed"}
+
+
 def _code(exc: exceptions.APIException) -> str:
-    if getattr(exc, "default_code", None) in {"invalid_token", "plan_forbidden", "insufficient_scope"}:
+    if getattr(exc, "default_code", None) in OWN_CODES:
         return exc.default_code
     for exc_class, code in CODES.items():
         if isinstance(exc, exc_class):

@@ -15,6 +15,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
 from apiresources.models import IdempotencyKey
+from vendors import services
 from vendors.models import Plan
 
 EXPECTED_OPERATIONS = {
@@ -49,7 +50,7 @@ RESOURCE_PATHS = {
 ERROR_CODES = {
     400: {"validation_error", "invalid_request", "invalid_idempotency_key"},
     401: {"invalid_token", "unauthorized"},
-    403: {"plan_forbidden", "insufficient_scope"},
+    403: {"plan_forbidden", "insufficient_scope", "address_not_allowed"},
     404: {"not_found"},
     405: {"method_not_allowed"},
     406: {"not_acceptable"},
@@ -307,6 +308,10 @@ def test_each_error_example_is_what_the_api_answers(
         assert first.status_code == 201
         return free.post("/brands", {"name": "Hats"}, format="json", HTTP_IDEMPOTENCY_KEY="used")
 
+    allow_listed = make_vendor("free")
+    outside_the_allow_list = as_vendor(allow_listed)
+    services.vendor_allow_list_set(vendor=allow_listed.vendor, cidrs=["198.51.100.0/24"])
+
     def database_down(**kwargs):
         raise OperationalError("connection refused")  # what the driver raises while PostgreSQL restarts
 
@@ -321,6 +326,7 @@ def test_each_error_example_is_what_the_api_answers(
         "unauthorized": lambda: api.get("/brands"),
         "plan_forbidden": lambda: free.get("/campaigns"),
         "insufficient_scope": lambda: as_vendor(standard_vendor, scope="brands").get("/campaigns"),
+        "address_not_allowed": lambda: outside_the_allow_list.get("/brands", REMOTE_ADDR="203.0.113.9"),
         "not_found": lambda: free.get(f"/brands/{brand['id']}"),  # another vendor's
         "method_not_allowed": lambda: api.delete("/brands"),
         "not_acceptable": lambda: free.get("/brands", HTTP_ACCEPT="text/html"),

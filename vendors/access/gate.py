@@ -9,7 +9,9 @@ the rest of the request needs is on the one `Admission` it returns. The order ma
    may refuse it, before it is counted (so revocation bites at once in every worker, without SQL on a warm path);
 3. the standing is kept on the request before the plan is judged, so that refused calls carry the RateLimit
    headers too (vendors/limits/middleware.py);
-4. the plan and the token's scope must include the view's API family.
+4. the caller's address must be in the vendor's allow-list, if it has one: judged on the row verified in step 2,
+   and before a 429, so that a caller from another address is told why whatever its count;
+5. the plan and the token's scope must include the view's API family.
 """
 
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from rest_framework.views import APIView
 from charp.http import metrics
 from charp.http.logs import client_id_var
 from vendors.access import authentication
-from vendors.access.permissions import check_plan_and_scope
+from vendors.access.permissions import check_address, check_plan_and_scope
 from vendors.caching import copies
 from vendors.limits import plan, store
 from vendors.models import Vendor
@@ -81,12 +83,15 @@ def _admit(request: HttpRequest, api_family: str) -> Admission:
         metrics.plan_var.set(vendor.plan.code)
         standing = plan.Standing(plan=vendor.plan, outcome=outcome, now=now, client_id=vendor.client_id)
         request.plan_standing = standing
+        # On the row just verified against the vendor's tag (or re-read): an allow-list change bites at once.
+        check_address(vendor, request)
         if (error := standing.error()) is not None:
             quota = outcome.status == store.STATUS_QUOTA_EXCEEDED
             metrics.THROTTLED.labels("quota_exceeded" if quota else "rate_limited").inc()
             raise error
     else:
         metrics.plan_var.set(access_token.application.vendor.plan.code)
+        check_address(access_token.application.vendor, request)
     check_plan_and_scope(access_token, api_family)
     return Admission(access_token, standing)
 

@@ -1,9 +1,13 @@
-"""Plan-based access to the API families, judged live on every request by the gate (vendors/access/gate.py)."""
+"""Plan-based access to the API families, and the vendor's address allow-list, judged live on every request by the
+gate (vendors/access/gate.py)."""
 
+from django.http import HttpRequest
 from oauth2_provider.models import AccessToken
 from rest_framework import exceptions
 
-from vendors.models import Plan
+from charp.http.client import client_address
+from vendors.models import Plan, Vendor
+from vendors.oauth import addresses
 
 
 class PlanForbidden(exceptions.PermissionDenied):
@@ -16,6 +20,18 @@ class PlanForbidden(exceptions.PermissionDenied):
 
 class InsufficientScope(exceptions.PermissionDenied):
     default_code = "insufficient_scope"
+
+
+class AddressNotAllowed(exceptions.PermissionDenied):
+    default_code = addresses.CODE
+
+
+def check_address(vendor: Vendor, request: HttpRequest) -> None:
+    """The caller's address must be in the vendor's allow-list, when it has one (vendors/oauth/addresses.py)."""
+    if vendor.allowed_cidrs:
+        address = client_address(request)
+        if not vendor.admits(address):
+            raise AddressNotAllowed(addresses.refusal(address))
 
 
 def check_plan_and_scope(access_token: AccessToken, api_family: str) -> None:

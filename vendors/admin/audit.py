@@ -59,10 +59,16 @@ class AuditEventAdmin(admin.ModelAdmin):
         changes = event.changes
         if event.plan_id is not None:
             changes = {key: value for key, value in changes.items() if key != "plan"}
+        if event.action == AuditEvent.Action.CHANGE_ALLOW_LIST:
+            return f"{_allow_list_text(changes.get('from'))} → {_allow_list_text(changes.get('to'))}"
         if set(changes) == {"from", "to"}:
             return f"{changes['from']} → {changes['to']}"
         # Sorted: PostgreSQL's jsonb does not keep the keys in the order they were written.
         return "; ".join(f"{key}: {_change_text(changes[key])}" for key in sorted(changes)) or "—"
+
+
+def _allow_list_text(cidrs) -> str:
+    return ", ".join(cidrs) if cidrs else "any address"
 
 
 def _change_text(value) -> str:

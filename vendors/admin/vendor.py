@@ -1,5 +1,6 @@
 """Vendors in the staff portal: onboarding, credentials, suspension, plans and tokens, each through vendors.services."""
 
+import re
 from datetime import timedelta
 
 from django import forms
@@ -12,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
@@ -65,6 +66,20 @@ class RotateSecretForm(VersionedForm):
 
 class PlanForm(VersionedForm):
     plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None)
+
+
+class AllowListForm(VersionedForm):
+    cidrs = forms.CharField(
+        label="Allowed addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 44, "spellcheck": "false"}),
+        help_text=f"One IPv4 or IPv6 address or CIDR range per line (203.0.113.0/24, 198.51.100.7, 2001:db8::/48), at "
+        f"most {services.MAX_ALLOWED_CIDRS}. Empty: any address.",
+    )
+
+    def clean_cidrs(self) -> list[str]:
+        # Lines, but a pasted comma- or space-separated list is read the same way.
+        return services.normalized_cidrs(re.split(r"[\s,]+", self.cleaned_data["cidrs"]))
 
 
 class VendorForm(forms.ModelForm):
@@ -127,6 +142,7 @@ class VendorAdmin(admin.ModelAdmin):
         return [
             (None, {"fields": ["name", "contact_email"]}),
             ("Plan and status", {"fields": ["plan", "status_display"]}),
+            ("Access", {"fields": ["allow_list_display"]}),
             (f"Usage, last {USAGE_DAYS} days", {"fields": ["usage_chart"]}),
             ("Credentials", {"fields": ["client_id_display", "secret_status", "token_summary"]}),
             ("Dates", {"fields": ["created_at", "updated_at"]}),
@@ -139,6 +155,7 @@ class VendorAdmin(admin.ModelAdmin):
         return [
             "plan",
             "status_display",
+            "allow_list_display",
             "usage_chart",
             "client_id_display",
             "secret_status",
@@ -204,6 +221,12 @@ class VendorAdmin(admin.ModelAdmin):
             '<span class="charp-status charp-status-{}">{}</span>', vendor.status, vendor.get_status_display()
         )
 
+    @admin.display(description="Allowed addresses")
+    def allow_list_display(self, vendor: Vendor) -> str:
+        if not vendor.allowed_cidrs:
+            return "Any address."
+        return format_html_join(", ", "<code>{}</code>", ((cidr,) for cidr in vendor.allowed_cidrs))
+
     @admin.display(description=f"Requests ({USAGE_DAYS} days)", ordering="recent_requests")
     def recent_requests_display(self, vendor: Vendor) -> str:
         return f"{vendor.recent_requests:,}"
@@ -258,6 +281,7 @@ class VendorAdmin(admin.ModelAdmin):
             route("suspend/", self.suspend_view, "suspend", manage=True),
             route("reactivate/", self.reactivate_view, "reactivate", manage=True),
             route("plan/", self.plan_view, "plan", manage=True),
+            route("allow-list/", self.allow_list_view, "allow_list", manage=True),
             route("tokens/", self.tokens_view, "tokens", manage=False),
             route("tokens/revoke-all/", self.tokens_revoke_all_view, "tokens_revoke_all", manage=True),
             route("tokens/<int:token_id>/revoke/", self.token_revoke_view, "token_revoke", manage=True),
@@ -485,6 +509,30 @@ class VendorAdmin(admin.ModelAdmin):
             return _see_other(self._change_url(vendor))
         plans = Plan.objects.all()
         return self._render(request, "plan.html", vendor, title=f"Change the plan of {vendor}", form=form, plans=plans)
+
+    def allow_list_view(self, request, vendor: Vendor):
+        initial = {"cidrs": "\n".join(vendor.allowed_cidrs), "version": services.vendor_version(vendor)}
+        form = AllowListForm(request.POST if request.method == "POST" else None, initial=initial)
+        if form.is_valid():
+            cidrs = form.cleaned_data["cidrs"]
+            if cidrs == vendor.allowed_cidrs:
+                self.message_user(request, f"The allow-list of {vendor} is unchanged.", messages.INFO)
+                return _see_other(self._change_url(vendor))
+            try:
+                services.vendor_allow_list_set(
+                    vendor=vendor, cidrs=cidrs, actor=request.user, version=form.cleaned_data["version"]
+                )
+            except services.StaleAction as error:
+                return self._stale(request, vendor, error)
+            allowed = ", ".join(cidrs) if cidrs else "any address"
+            self.log_change(request, vendor, f"Changed the allow-list to {allowed}.")
+            self.message_user(
+                request,
+                f"{vendor} now accepts requests from {allowed}; it applies now, to tokens already issued too.",
+                messages.SUCCESS,
+            )
+            return _see_other(self._change_url(vendor))
+        return self._render(request, "allow_list.html", vendor, title=f"Allowed addresses of {vendor}", form=form)
 
     def tokens_view(self, request, vendor: Vendor):
         refresh_tokens = get_refresh_token_model().objects.filter(

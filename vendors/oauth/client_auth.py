@@ -6,6 +6,7 @@ one `Presented` of a request, so a decoy header can never make them disagree abo
 
 import base64
 import binascii
+import ipaddress
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -81,6 +82,10 @@ class TokenRequest:
     # Set by the validator when the request failed to identify a client without a 401 (an unknown refresh token at
     # /auth/refresh): the view counts it against the failure budget as it counts a 401.
     failed_authentication: bool = False
+    # The caller's address (charp.http.client.client_address), judged against the client's allow-list where tokens
+    # are issued (`judges_address`); not at /auth/revoke, since ending a token from anywhere takes no access.
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    judges_address: bool = False
 
 
 _current: ContextVar[TokenRequest | None] = ContextVar("token_request", default=None)

@@ -21,6 +21,7 @@ from vendors.caching import lookups, versions
 from vendors.limits import last_used
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
+from vendors.oauth.addresses import AddressNotAllowed
 from vendors.oauth.client_secrets import matched_secret_hash
 from vendors.oauth.tokens import HEADER, effective_scopes, token_checksum
 
@@ -69,6 +70,14 @@ def refuse_scopes_beyond_the_plan(scopes: list[str], client, request) -> None:
             f"only for {' '.join(plan.apis) or 'nothing'}, or leave scope out for every API your plan includes.",
             request=request,
         )
+
+
+def refuse_other_addresses(client, request) -> None:
+    """403 address_not_allowed when the client's allow-list does not include the caller's address (token and refresh
+    requests; vendors/oauth/addresses.py)."""
+    current = client_auth.current()
+    if current.judges_address and not client.vendor.admits(current.address):
+        raise AddressNotAllowed(current.address, request=request)
 
 
 def unknown_refresh_token(presented: str) -> str:
@@ -176,6 +185,10 @@ class Validator(OAuth2Validator):
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
             )
+        if request.grant_type != "refresh_token":  # a refresh's address is judged with its token (below)
+            # After the secret is checked, so that only the client itself learns it has an allow-list; a 403, which
+            # the view counts as no failed authentication (the credentials were right), giving the issuance back.
+            refuse_other_addresses(client, request)
         request.client_id = client.client_id
         # Which secret obtained this token, for the vendor page: a dict write, flushed with usage (no I/O here).
         last_used.record(client.vendor.pk, matched)
@@ -207,6 +220,8 @@ class Validator(OAuth2Validator):
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if self._dot_validate_refresh_token(refresh_token, client, request):
+            # After DOT's checks, so that a reused refresh token still revokes its family from any address.
+            refuse_other_addresses(client, request)
             if request.scope:
                 refuse_scopes_beyond_the_plan(utils.scope_to_list(request.scope), client, request)
             return True

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
 
 from charp.http import methods, metrics
+from charp.http.client import client_address
 from charp.http.logs import client_id_var
 from vendors.limits import store
 from vendors.limits.failures import token_endpoint_budget
@@ -187,7 +188,10 @@ class OAuthView(View):
             self.issues_tokens and params.get("grant_type") == "client_credentials" and bool(presented.client_id)
         )
         check = guard.check(presented.client_id, count_issuance=counts_issuance)
-        with client_auth.handling(client_auth.TokenRequest(presented, check.tags, check.issued)) as handled:
+        token_request = client_auth.TokenRequest(
+            presented, check.tags, check.issued, address=client_address(request), judges_address=self.issues_tokens
+        )
+        with client_auth.handling(token_request) as handled:
             try:
                 response = self.respond(request, params)
             except Exception:
