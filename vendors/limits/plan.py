@@ -115,25 +115,27 @@ class Standing:
 def refund(standing: Standing) -> None:
     """Take back a request `count` counted, answered 5xx: a failure of ours is neither billed nor held against the
     vendor's limits."""
-    store.refund(
-        client_id=standing.client_id,
-        month=f"{month_bounds(standing.now)[0]:%Y%m}",
-        day=standing.now.date().isoformat(),
-        outcome=standing.outcome,
-    )
+    month, day, _ = _periods(standing.now)
+    store.refund(client_id=standing.client_id, month=month, day=day, outcome=standing.outcome)
+
+
+def _periods(now: datetime) -> tuple[str, str, datetime]:
+    """The month and the day `now` is counted in (UTC), and when that month's quota resets."""
+    start, following = month_bounds(now)
+    return f"{start:%Y%m}", now.date().isoformat(), following
 
 
 def count(vendor: Vendor, expected_auth: str | None, now: datetime) -> store.Outcome | None:
     """Count one request of `vendor` (and read its cache tags, checking a cached token's `expected_auth` tag) in one
     round trip; None while the store is unavailable."""
     plan = vendor.plan
-    start, following = month_bounds(now)
+    month, day, following = _periods(now)
     return store.hit(
         client_id=vendor.client_id,
         limit=plan.requests_per_minute,
         quota=plan.monthly_quota,
-        month=f"{start:%Y%m}",
+        month=month,
         month_ttl=int((following - now).total_seconds()) + MONTH_COUNTER_GRACE,
-        day=now.date().isoformat(),
+        day=day,
         expected_auth=expected_auth,
     )

@@ -638,14 +638,13 @@ def hit(
     """Count one API request of a client against its per-minute limit and monthly quota; None if unavailable.
 
     With `expected_auth`, a cached token's tag, nothing is counted if that tag is stale (STATUS_STALE)."""
-    prefix = _prefix()
-    requests_field = f"r|{day}|{client_id}"
+    window_key, quota_key, requests_field = _counters(client_id, month, day)
     outcome = call(
         "hit",
-        window_key=f"{prefix}rate:{client_id}",
+        window_key=window_key,
         limit=limit,
         window_ms=60_000,
-        quota_key=f"{prefix}quota:{month}:{client_id}",
+        quota_key=quota_key,
         quota=-1 if quota is None else quota,
         quota_ttl=month_ttl,
         requests_field=requests_field,
@@ -662,16 +661,21 @@ def hit(
 
 def refund(*, client_id: str, month: str, day: str, outcome: Outcome | None) -> None:
     """Take back one request that `hit` counted (`outcome`, None if it was counted while Redis was down)."""
-    prefix = _prefix()
-    requests_field = f"r|{day}|{client_id}"
+    window_key, quota_key, requests_field = _counters(client_id, month, day)
     if outcome is None:
         LOCAL.usage_incr(requests_field, -1)
         return
     if outcome.status == STATUS_OK:
         call(
             "refund",
-            window_key=f"{prefix}rate:{client_id}",
+            window_key=window_key,
             member=outcome.member,
-            quota_key=f"{prefix}quota:{month}:{client_id}",
+            quota_key=quota_key,
             requests_field=requests_field,
         )
+
+
+def _counters(client_id: str, month: str, day: str) -> tuple[str, str, str]:
+    """What `hit` counts one request in: the minute window, the month's quota counter, the day's usage field."""
+    prefix = _prefix()
+    return f"{prefix}rate:{client_id}", f"{prefix}quota:{month}:{client_id}", f"r|{day}|{client_id}"

@@ -282,32 +282,14 @@ class Validator(OAuth2Validator):
             return super().save_bearer_token(token, request, *args, **kwargs)
         # The rows DOT's _save_bearer_token writes for this grant, sent as one statement (vendors/oauth/writes.py).
         self._check_and_set_request_resource(request)
-        resource = getattr(request, "resource", [])
-        lifetime = token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
-        user, client = request.client.user, request.client
-        access = AccessToken(
-            user=user,
-            scope=token["scope"],
-            expires=timezone.now() + timedelta(seconds=lifetime),
-            application=client,
-            resource=resource,
-        )
-        self._set_token_value(access, token["access_token"])
-        refresh = RefreshToken(user=user, application=client, token_family=uuid.uuid4(), resource=resource)
-        self._set_token_value(refresh, token["refresh_token"])
-        if not writes.insert_token_pair(access, refresh, client.vendor):
+        access, refresh = self._token_rows(token, request, family=uuid.uuid4())
+        if not writes.insert_token_pair(access, refresh, request.client.vendor):
             raise errors.InvalidClientError(description=CHANGED_MEANWHILE, request=request)
 
-    def _rotate(self, token, request) -> None:
-        """The rows DOT's _save_bearer_token writes for a refresh (rotation, grace period 0: the previous refresh
-        token revoked, its access token deleted, a new pair in the same family), as one statement on PostgreSQL
-        (vendors/oauth/writes.py), under the vendor's share lock like every token write."""
-        self._check_and_set_request_resource(request)
-        previous, client = request.refresh_token_instance, request.client
-        # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
-        client_auth.current().issuance = count_refresh(client.vendor.plan, client.client_id)
+    def _token_rows(self, token, request, *, family, previous=None) -> tuple[AccessToken, RefreshToken]:
+        """The new access and refresh token rows DOT would save for `token` (values hashed at rest), unsaved."""
+        client, resource = request.client, getattr(request, "resource", [])
         lifetime = token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
-        resource = getattr(request, "resource", [])
         access = AccessToken(
             user=client.user,
             scope=token["scope"],
@@ -317,10 +299,19 @@ class Validator(OAuth2Validator):
             resource=resource,
         )
         self._set_token_value(access, token["access_token"])
-        refresh = RefreshToken(
-            user=client.user, application=client, token_family=previous.token_family, resource=resource
-        )
+        refresh = RefreshToken(user=client.user, application=client, token_family=family, resource=resource)
         self._set_token_value(refresh, token["refresh_token"])
+        return access, refresh
+
+    def _rotate(self, token, request) -> None:
+        """The rows DOT's _save_bearer_token writes for a refresh (rotation, grace period 0: the previous refresh
+        token revoked, its access token deleted, a new pair in the same family), as one statement on PostgreSQL
+        (vendors/oauth/writes.py), under the vendor's share lock like every token write."""
+        self._check_and_set_request_resource(request)
+        previous, client = request.refresh_token_instance, request.client
+        # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
+        client_auth.current().issuance = count_refresh(client.vendor.plan, client.client_id)
+        access, refresh = self._token_rows(token, request, family=previous.token_family, previous=previous)
         ended = previous.access_token.token_checksum
         outcome = writes.rotate_token_pair(previous, access, refresh, client.vendor)
         if outcome is writes.Rotation.VENDOR_CHANGED:

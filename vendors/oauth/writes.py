@@ -37,22 +37,24 @@ def _fields(model: type[Model], skip: str | None = None) -> tuple:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname != skip)
 
 
+def _columns(fields) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(f.column) for f in fields)
+
+
 @functools.cache
 def _statement() -> str:
     """The SQL, built once per process from the models."""
     quote = connection.ops.quote_name
     access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
 
-    def columns(fields):
-        return ", ".join(quote(f.column) for f in fields)
-
     # Names come from the models and every value is a bound parameter: nothing here is user input.
     return (
         "SET LOCAL synchronous_commit TO off; "  # noqa: S608
         f"WITH vendor AS ({_issuance_check()}), "
-        f"access AS (INSERT INTO {quote(AccessToken._meta.db_table)} ({columns(access)}) "
+        f"access AS (INSERT INTO {quote(AccessToken._meta.db_table)} ({_columns(access)}) "
         f"SELECT {', '.join(['%s'] * len(access))} FROM vendor RETURNING id) "
-        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({columns(refresh)}, access_token_id) "
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({_columns(refresh)}, access_token_id) "
         f"SELECT {', '.join(['%s'] * len(refresh))}, id FROM access RETURNING id, access_token_id"
     )
 
@@ -95,14 +97,11 @@ def _sqlite_statements() -> tuple[str, str]:
     quote = connection.ops.quote_name
     access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
 
-    def columns(fields):
-        return ", ".join(quote(f.column) for f in fields)
-
     # Names come from the models and every value is a bound parameter: nothing here is user input.
     return (
-        f"INSERT INTO {quote(AccessToken._meta.db_table)} ({columns(access)}) "  # noqa: S608
+        f"INSERT INTO {quote(AccessToken._meta.db_table)} ({_columns(access)}) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(access))} WHERE EXISTS ({_issuance_check()}) RETURNING id",
-        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({columns(refresh)}, access_token_id) "  # noqa: S608
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({_columns(refresh)}, access_token_id) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * (len(refresh) + 1))}) RETURNING id",
     )
 
@@ -131,11 +130,16 @@ def insert_token_pair(access: AccessToken, refresh: RefreshToken, vendor: Vendor
         if row is None:
             return False
         refresh.pk, access.pk = row
+    _saved(access, refresh)
+    return True
+
+
+def _saved(access: AccessToken, refresh: RefreshToken) -> None:
+    """Mark the pair written as save() would have left it."""
     refresh.access_token = access
     for instance in (access, refresh):
         instance._state.adding = False
         instance._state.db = DEFAULT_DB_ALIAS
-    return True
 
 
 class Rotation(enum.Enum):
@@ -150,18 +154,15 @@ def _rotation_parts() -> tuple[str, str, str, str]:
     access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
     access_table, refresh_table = quote(AccessToken._meta.db_table), quote(RefreshToken._meta.db_table)
 
-    def columns(fields):
-        return ", ".join(quote(f.column) for f in fields)
-
     # Names come from the models and every value is a bound parameter: nothing here is user input.
     retire = (
         f"UPDATE {refresh_table} SET revoked = %s, updated = %s, access_token_id = NULL "  # noqa: S608
         f"WHERE id = %s AND revoked IS NULL AND EXISTS ({{vendor}}) RETURNING id"
     )
     delete = f"DELETE FROM {access_table} WHERE id = %s"  # noqa: S608
-    insert_access = f"INSERT INTO {access_table} ({columns(access)}) SELECT {', '.join(['%s'] * len(access))}"  # noqa: S608
+    insert_access = f"INSERT INTO {access_table} ({_columns(access)}) SELECT {', '.join(['%s'] * len(access))}"  # noqa: S608
     insert_refresh = (
-        f"INSERT INTO {refresh_table} ({columns(refresh)}, access_token_id) "  # noqa: S608
+        f"INSERT INTO {refresh_table} ({_columns(refresh)}, access_token_id) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(refresh))}"
     )
     return retire, delete, insert_access, insert_refresh
@@ -216,10 +217,7 @@ def rotate_token_pair(previous: RefreshToken, access: AccessToken, refresh: Refr
             return Rotation.ALREADY_USED if vendor_matched else Rotation.VENDOR_CHANGED
         refresh.pk, access.pk = refresh_id, access_id
     previous.revoked, previous.updated, previous.access_token = now, now, None
-    refresh.access_token = access
-    for instance in (access, refresh):
-        instance._state.adding = False
-        instance._state.db = DEFAULT_DB_ALIAS
+    _saved(access, refresh)
     return Rotation.ROTATED
 
 
