@@ -49,6 +49,11 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def moved(before: dict, after: dict, name: str, **labels) -> float:
+    """How much a sample grew between two scrapes."""
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
 def requests_total(samples, route, status, plan="none", method="GET") -> float:
     return value(samples, "charp_requests_total", route=route, method=method, status=str(status), plan=plan)
 
@@ -131,10 +136,7 @@ def test_values_follow_a_token_request_a_list_and_a_429(api, metrics_on, free_ve
     assert (listed.status_code, refused.status_code) == (200, 429)
     after = scrape(api)
 
-    def moved(name, **labels):
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("charp_tokens_issued_total", grant="client_credentials") == 1
+    assert moved(before, after, "charp_tokens_issued_total", grant="client_credentials") == 1
     assert (
         requests_total(after, "auth/token", 200, "free", "POST")
         - requests_total(before, "auth/token", 200, "free", "POST")
@@ -142,11 +144,11 @@ def test_values_follow_a_token_request_a_list_and_a_429(api, metrics_on, free_ve
     )
     assert requests_total(after, "brands", 200, "free") - requests_total(before, "brands", 200, "free") == 1
     assert requests_total(after, "brands", 429, "free") - requests_total(before, "brands", 429, "free") == 1
-    assert moved("charp_throttled_total", reason="rate_limited") == 1
-    assert moved("charp_request_duration_seconds_count", route="brands") == 2
+    assert moved(before, after, "charp_throttled_total", reason="rate_limited") == 1
+    assert moved(before, after, "charp_request_duration_seconds_count", route="brands") == 2
     # The second request found the token in this worker's copy.
-    assert moved("charp_cache_hits_total", cache="tokens") == 1
-    assert moved("charp_cache_misses_total", cache="tokens") == 1
+    assert moved(before, after, "charp_cache_hits_total", cache="tokens") == 1
+    assert moved(before, after, "charp_cache_misses_total", cache="tokens") == 1
     text = api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     for secret in (free_vendor.vendor.client_id, free_vendor.client_secret, access_token):
         assert secret not in text
@@ -176,12 +178,9 @@ def test_failed_authentications_and_their_429_are_counted(api, metrics_on, setti
     assert api.get("/brands", HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 401
     after = scrape(api)
 
-    def moved(name, **labels):
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("charp_auth_failures_total", endpoint="token") == 2
-    assert moved("charp_auth_failures_total", endpoint="api") == 1
-    assert moved("charp_throttled_total", reason="failures") == 1
+    assert moved(before, after, "charp_auth_failures_total", endpoint="token") == 2
+    assert moved(before, after, "charp_auth_failures_total", endpoint="api") == 1
+    assert moved(before, after, "charp_throttled_total", reason="failures") == 1
     assert (
         requests_total(after, "auth/token", 401, "none", "POST")
         - requests_total(before, "auth/token", 401, "none", "POST")
@@ -203,12 +202,9 @@ def test_the_hourly_token_limit_and_refreshes_are_counted(api, metrics_on, free_
     assert api.post("/auth/token", body, content_type="application/json").status_code == 429
     after = scrape(api)
 
-    def moved(name, **labels):
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("charp_tokens_issued_total", grant="client_credentials") == 1
-    assert moved("charp_tokens_issued_total", grant="refresh_token") == 1
-    assert moved("charp_throttled_total", reason="issuance") == 1
+    assert moved(before, after, "charp_tokens_issued_total", grant="client_credentials") == 1
+    assert moved(before, after, "charp_tokens_issued_total", grant="refresh_token") == 1
+    assert moved(before, after, "charp_throttled_total", reason="issuance") == 1
     assert (
         requests_total(after, "auth/refresh", 200, "free", "POST")
         - requests_total(before, "auth/refresh", 200, "free", "POST")
