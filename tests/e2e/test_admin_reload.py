@@ -152,7 +152,26 @@ def _plan(vendor):
     return vendor_url(vendor, "plan"), button, AuditEvent.Action.CHANGE_PLAN, vendor_url(vendor)
 
 
-@pytest.mark.parametrize("action", [_suspend, _reactivate, _revoke_all, _revoke_one, _plan], ids=lambda a: a.__name__)
+def _allow_list(vendor):
+    return (
+        vendor_url(vendor, "allow-list"),
+        "input[value='Save the allow-list']",
+        AuditEvent.Action.CHANGE_ALLOW_LIST,
+        vendor_url(vendor),
+    )
+
+
+def choose(page, action, first: bool) -> None:
+    """The choice on a form that asks for one: the first tab's wins, the stale second tab's must not."""
+    if action is _plan:
+        page.select_option("#id_plan", label="Enterprise" if first else "Standard")
+    elif action is _allow_list:
+        page.fill("#id_cidrs", "203.0.113.0/24" if first else "198.51.100.0/24")
+
+
+@pytest.mark.parametrize(
+    "action", [_suspend, _reactivate, _revoke_all, _revoke_one, _plan, _allow_list], ids=lambda a: a.__name__
+)
 def test_a_confirmed_action_happens_once_on_reload_back_button_second_tab_and_resend(
     action, page, login, manager, make_vendor, http
 ):
@@ -164,12 +183,10 @@ def test_a_confirmed_action_happens_once_on_reload_back_button_second_tab_and_re
     login(manager)
     stale_tab = page.context.new_page()
     stale_tab.goto(confirm_url)
-    if action is _plan:
-        stale_tab.select_option("#id_plan", label="Standard")
+    choose(stale_tab, action, first=False)
 
     page.goto(confirm_url)
-    if action is _plan:
-        page.select_option("#id_plan", label="Enterprise")
+    choose(page, action, first=True)
     form = panel_form(page)
     page.click(button)
     page.wait_for_url(f"**{result_url}")
@@ -186,3 +203,5 @@ def test_a_confirmed_action_happens_once_on_reload_back_button_second_tab_and_re
     assert events(audited) == before + 1
     if action is _plan:
         assert Vendor.objects.get(pk=issued.vendor.pk).plan.code == "enterprise"
+    if action is _allow_list:
+        assert Vendor.objects.get(pk=issued.vendor.pk).allowed_cidrs == ["203.0.113.0/24"]
