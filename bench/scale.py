@@ -3,7 +3,8 @@
 
 1. A fresh database (`charp_scale` unless DATABASE_URL is set; Redis 127.0.0.1:6379/12 unless REDIS_URL is set),
    migrated and seeded with vendors and brands as `make bench` does; gunicorn (3 sync workers) serves it.
-2. BEFORE: wrk drives token issuance and an authenticated list; in-process, the hot SQL statements are timed one by
+2. BEFORE: wrk drives token issuance, refresh (each refresh token of a fresh pool sent once) and an authenticated
+   list; in-process, the hot SQL statements are timed one by
    one: the access-token lookup by checksum (the statement the app runs for GET /brands, captured and replayed), the
    refresh-token lookup by checksum (likewise from POST /auth/refresh) and the two INSERTs of a token issuance
    (timed inside real POST /auth/token requests through Django's test client). EXPLAIN (ANALYZE, BUFFERS) shows the
@@ -221,16 +222,29 @@ def in_process(creds: list, n_issue: int, n_lookup: int) -> dict:
     return {"statements": result, "plans": plans}
 
 
+def refresh_run(base: str, creds: list, args) -> dict:
+    """wrk on POST /auth/refresh, each refresh token of a fresh pool sent once (they are single-use), for at most
+    3 s so that the run stays inside the pool, as in `make bench`."""
+    as_json = {"Content-Type": "application/json"}
+    pool = [
+        post_json(f"{base}/auth/token", {"client_id": c, "client_secret": s})["refresh_token"]
+        for c, s in (creds * (args.refresh_pool // len(creds) + 1))[: args.refresh_pool]
+    ]
+    items = [("/auth/refresh", as_json, json.dumps({"refresh_token": token})) for token in pool]
+    return wrk(base, lua("POST", items, single_use=True), min(args.seconds, 3), 8)
+
+
 def measure(label: str, base: str, creds: list, args) -> dict:
     print(f"\n== {label}: wrk best of {args.repeat} x {args.seconds} s, {args.issue} issuances, {args.lookups} lookups")
     as_json = {"Content-Type": "application/json"}
     access = [post_json(f"{base}/auth/token", {"client_id": c, "client_secret": s})["access_token"] for c, s in creds]
     token_items = [("/auth/token", as_json, json.dumps({"client_id": c, "client_secret": s})) for c, s in creds]
     list_items = [("/brands", {"Authorization": f"Bearer {t}"}, "") for t in access]
-    # The connections of `make bench`: 8 for issuance, 16 for the list. The best of --repeat runs: this machine's
-    # throughput drifts with its neighbours' load, which a single short run mistakes for a change.
+    # The connections of `make bench`: 8 for issuance and refresh, 16 for the list. The best of --repeat runs: this
+    # machine's throughput drifts with its neighbours' load, which a single short run mistakes for a change.
     http = {
         "token": max((wrk(base, lua("POST", token_items), args.seconds, 8) for _ in range(args.repeat)), key=rps),
+        "refresh": max((refresh_run(base, creds, args) for _ in range(args.repeat)), key=rps),
         "list": max((wrk(base, lua("GET", list_items), args.seconds, 16) for _ in range(args.repeat)), key=rps),
     }
     measured = {"http": http, **in_process(creds, args.issue, args.lookups)}
@@ -409,9 +423,11 @@ def purge(env: dict, base: str, creds: list, bulk: dict, args) -> dict:
 
 def summary(before: dict, after: dict, purged: dict, bulk: dict) -> None:
     rows = []
-    for name in ("token", "list"):
+    for name in ("token", "refresh", "list"):
         rows.append((f"wrk {name} req/s", before["http"][name]["rps"], after["http"][name]["rps"]))
         rows.append((f"wrk {name} p99 ms", before["http"][name]["p99"], after["http"][name]["p99"]))
+    ratios = [measured["http"]["refresh"]["rps"] / measured["http"]["token"]["rps"] for measured in (before, after)]
+    rows.append(("wrk refresh / token req/s", *ratios))
     for name in before["statements"]:
         for key in ("p50", "p99"):
             rows.append((f"{name} {key} ms", before["statements"][name][key], after["statements"][name][key]))
@@ -461,6 +477,7 @@ def main() -> None:
     parser.add_argument("--segment", type=int, default=2, help="seconds per wrk segment during the purge")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--issue", type=int, default=500, help="in-process token issuances timed")
+    parser.add_argument("--refresh-pool", type=int, default=4000, help="refresh tokens issued for each refresh run")
     parser.add_argument("--lookups", type=int, default=2000, help="replays of each lookup statement")
     args = parser.parse_args()
     args.rows -= args.rows % 2
