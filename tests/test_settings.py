@@ -137,7 +137,8 @@ def database_settings(**env) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY", "DATABASE_POOLER"}}
     code = (
         "import json, django; django.setup(); from django.conf import settings; db = settings.DATABASES['default']; "
-        "print(json.dumps([db['OPTIONS'].get('prepare_threshold', 'unset'), db.get('DISABLE_SERVER_SIDE_CURSORS')]))"
+        "print(json.dumps([db['OPTIONS'].get('prepare_threshold', 'unset'), db['OPTIONS'].get('server_side_binding'), "
+        "db.get('DISABLE_SERVER_SIDE_CURSORS')]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -155,14 +156,16 @@ def test_behind_a_transaction_pooler_nothing_outlives_a_transaction():
     result = database_settings(DATABASE_URL=POSTGRES_URL, DATABASE_POOLER="transaction")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[null, true]"  # no prepared statements, no server-side cursors
+    # No prepared statements, no server-side cursors; parameters still bound by the server (one statement each).
+    assert result.stdout.strip() == "[null, true, true]"
 
 
 def test_without_a_pooler_psycopg_prepares_hot_statements():
+    """Django leaves both off (its default prepare_threshold is None, not psycopg's 5): we turn them on."""
     result = database_settings(DATABASE_URL=POSTGRES_URL)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == '["unset", null]'
+    assert result.stdout.strip() == "[5, true, null]"
 
 
 @pytest.mark.parametrize(
@@ -183,8 +186,8 @@ def test_behind_a_transaction_pooler_prepared_statements_stay_off_whatever_the_u
     result = database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5", DATABASE_POOLER="transaction")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[null, true]"
-    assert database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=5").stdout.strip() == "[5, null]"
+    assert result.stdout.strip() == "[null, true, true]"
+    assert database_settings(DATABASE_URL=f"{POSTGRES_URL}?prepare_threshold=2").stdout.strip() == "[2, true, null]"
 
 
 def test_idempotency_keys_are_kept_at_least_an_hour():

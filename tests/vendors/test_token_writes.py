@@ -4,6 +4,7 @@ ones django-oauth-toolkit itself would write, and usable the same way."""
 import json
 
 import pytest
+from django.db import connection
 from django.forms.models import model_to_dict
 from oauth2_provider.models import AccessToken, RefreshToken
 
@@ -79,3 +80,38 @@ def test_the_one_statement_rotation_writes_what_dot_writes(client, standard_vend
         assert access.source_refresh_token_id == previous.pk
         assert new.access_token_id == access.pk and new.token_family == previous.token_family
         assert new.revoked is None and access.token == "" and new.token == ""
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_the_token_writes_skip_the_flush_wait_of_their_own_transaction_only(client, standard_vendor):
+    """The statements turn synchronous_commit off for the transaction they run in (inside this test's transaction
+    here; on their own, their implicit one), and nothing after it: a brand created next waits for its flush."""
+    tokens = issue(client, standard_vendor)
+    assert synchronous_commit() == "off"
+    assert refresh(client, tokens["refresh_token"]).status_code == 200
+    assert synchronous_commit() == "off"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_token_write_the_connection_commits_synchronously_again(client, standard_vendor):
+    issue(client, standard_vendor)
+    assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_statements_are_prepared_once_per_connection(client, standard_vendor):
+    """psycopg prepares a statement on its 5th run on a connection (charp/settings.py): from then on PostgreSQL does
+    not plan it again (planning the joined refresh-token read took 0.7 ms; running it, 0.04)."""
+    for _ in range(6):
+        refresh(client, issue(client, standard_vendor)["refresh_token"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("INSERT INTO" in sql and "oauth2_provider_accesstoken" in sql for sql in prepared), prepared
+    assert any("UPDATE" in sql and "oauth2_provider_refreshtoken" in sql for sql in prepared), prepared
+    assert any(sql.startswith("SELECT") and "token_checksum" in sql for sql in prepared), prepared
