@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from charp.openapi import ERROR_DESCRIPTIONS, ERROR_REF
+from charp.openapi import ERROR_DESCRIPTIONS, ERROR_REF, WHITESPACE
 
 ERROR_RESPONSES = {
     status: OpenApiResponse(response=ERROR_REF, description=description)
@@ -12,12 +12,20 @@ ERROR_RESPONSES[409] = OpenApiResponse(
     response=ERROR_REF, description="The brand still has campaigns (`conflict`); delete or move them first."
 )
 
-_UTM = {"type": "string", "minLength": 1, "maxLength": 200}
+# What apiresources/tools.py's text parser takes: trimmed (str.strip), then no control character (Unicode Cc) and,
+# when required, not blank. Spelled out so that a request the document calls valid is one the tool accepts.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_CORE = rf"[^{WHITESPACE}{_CONTROL}](?:[^{_CONTROL}]*[^{WHITESPACE}{_CONTROL}])?"
+_UTM = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": rf"^[{WHITESPACE}]*{_CORE}[{WHITESPACE}]*$"}
 # An optional field may also be sent as null or, for text, blank: the tools read both as absent.
-_OPTIONAL_UTM = {**_UTM, "minLength": 0, "nullable": True}
+_OPTIONAL_UTM = {**_UTM, "minLength": 0, "nullable": True, "pattern": rf"^[{WHITESPACE}]*(?:{_CORE}[{WHITESPACE}]*)?$"}
 _MONEY = {
-    "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"}],
-    "description": "≥ 0, at most 2 decimals, as a number or a numeric string.",
+    "oneOf": [
+        {"type": "number", "minimum": 0, "maximum": 1_000_000_000_000},
+        {"type": "string", "pattern": r"^(?:[0-9]{1,12}(?:\.[0-9]{1,2})?|1000000000000(?:\.0{1,2})?)$"},
+    ],
+    "description": "0 to 1,000,000,000,000: a numeric string with at most 2 decimals, or a JSON number (rounded "
+    "half-up to cents).",
 }
 _MONEY_OUT = {"type": "string", "description": "A decimal amount with 2 decimals.", "example": "1250.00"}
 _DATE = {"type": "string", "format": "date"}
@@ -69,7 +77,7 @@ TOOL_SCHEMAS = {
             "required": ["text"],
             "additionalProperties": False,
             "properties": {
-                "text": {"type": "string", "minLength": 1, "maxLength": 100000},
+                "text": {"type": "string", "minLength": 1, "maxLength": 100000, "pattern": rf"[^{WHITESPACE}]"},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "nullable": True},
             },
             "example": {"text": "Fresh roasted coffee, coffee beans and coffee gear for home baristas.", "limit": 3},

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.core.validators import URLValidator
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .currencies import CURRENCY_CODES
@@ -30,6 +31,8 @@ class RejectUnknownFieldsMixin:
     Read-only fields (id, created_at, ...) are known, so a resource fetched, edited and sent back is accepted.
     """
 
+    refuses_unknown_fields = True  # the request body's schema says so: additionalProperties false (charp.openapi)
+
     def to_internal_value(self, data):
         unknown = {}
         if isinstance(data, Mapping):
@@ -48,13 +51,14 @@ class RejectUnknownFieldsMixin:
 class StrictCharField(serializers.CharField):
     """A string field that takes only JSON strings: DRF's CharField turns `0` into "0" and `true` into "True"."""
 
+    # Its own key: URLField's "invalid" is the message of its URL validator.
     default_error_messages = {
-        "invalid": "Must be a string (in quotes); numbers, booleans and objects are not converted."
+        "not_a_string": "Must be a string (in quotes); numbers, booleans and objects are not converted."
     }
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid")
+            self.fail("not_a_string")
         return super().to_internal_value(data)
 
 
@@ -175,6 +179,7 @@ class VendorBrandField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_CODES)})
 class CurrencyField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=3, **kwargs)

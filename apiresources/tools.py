@@ -213,7 +213,9 @@ def _money(value: object) -> Decimal:
         raise _Invalid("This field is required.")
     amount = _to_decimal(value)
     exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
+    # A JSON number is binary floating point to most clients (0.1 + 0.2 is 0.30000000000000004), so it is rounded to
+    # cents; a string says exactly what it means, and more than 2 decimals there is a mistake.
+    if isinstance(value, str) and isinstance(exponent, int) and exponent < -2:
         raise _Invalid("Ensure that there are no more than 2 decimal places.")
     if amount < 0:
         raise _Invalid("Ensure this value is greater than or equal to 0.")

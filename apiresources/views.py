@@ -216,7 +216,9 @@ class CampaignViewSet(VendorScopedViewSet):
     def scoped_queryset(self):
         if self.action != "list":
             return selectors.campaign_list(vendor=self.vendor)
-        filters = CampaignFilterSerializer(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a blank form value of an optional field as absent, and `?status=`
+        # would list every campaign instead of being refused as the document says (like `?limit=`).
+        filters = CampaignFilterSerializer(data=self.request.query_params.dict())
         if not filters.is_valid():
             raise ValidationError(filters.errors)
         params = filters.validated_data

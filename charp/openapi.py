@@ -5,6 +5,7 @@ from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
@@ -312,8 +313,31 @@ BEARER_AUTH = ResolvedComponent(
 )
 
 
+# What DRF's CharField refuses, as patterns, so that a generated request the document calls valid is accepted: NUL
+# always (ProhibitNullCharactersValidator) and, unless blank is allowed, a value that is only whitespace (it is
+# trimmed first, by str.strip, whose whitespace is the class below: Python's str.isspace, not JSON Schema's \s).
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = r"^[^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, documenting the error responses every operation of the API can give."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction != "request":
+            return schema
+        if getattr(serializer, "refuses_unknown_fields", False):
+            schema["additionalProperties"] = False
+        for name, field in serializer.fields.items():
+            text = schema["properties"].get(name, {})
+            # URLField, EmailField and the like have a format, which says more than this pattern would.
+            plain = text.get("type") == "string" and not {"pattern", "enum", "format"} & text.keys()
+            if isinstance(field, serializers.CharField) and plain:
+                blank_refused = not field.allow_blank and field.trim_whitespace
+                text["pattern"] = NON_BLANK_TEXT_PATTERN if blank_refused else TEXT_PATTERN
+        return schema
 
     def get_auth(self):
         # A resource view (one with an API family) is let in by its gate, not by DRF authentication classes.
@@ -464,7 +488,12 @@ TOKEN_RESPONSE = {
     "headers": TOKEN_RATE_LIMIT,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
 }
-CLIENT_AUTH = [{"basicAuth": []}, {}]  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
+CLIENT_AUTH = [{"basicAuth": []}, {}]
+# vendors/oauth/views.py's parse_parameters: every member a string of at most 4096 characters without NUL (null reads
+# as absent); members the endpoint does not use are ignored, within the same bounds.
+OAUTH_TEXT = {"type": "string", "maxLength": 4096, "pattern": TEXT_PATTERN}
+OAUTH_TOKEN = {**OAUTH_TEXT, "minLength": 1}
+OAUTH_OTHER_MEMBERS = {**OAUTH_TEXT, "description": "Other members are ignored, but must be strings like these."}  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
 
 AUTH_PATHS = {
     "/auth/token": {
@@ -484,16 +513,17 @@ AUTH_PATHS = {
                     {
                         "type": "object",
                         "properties": {
-                            "client_id": {"type": "string", "maxLength": 4096},
-                            "client_secret": {"type": "string", "maxLength": 4096},
+                            "client_id": OAUTH_TEXT,
+                            "client_secret": OAUTH_TEXT,
                             "grant_type": {
                                 "type": "string",
                                 "enum": ["client_credentials", "refresh_token"],
                                 "default": "client_credentials",
                             },
-                            "refresh_token": {"type": "string", "description": "With grant_type=refresh_token."},
-                            "scope": {"type": "string", "example": "brands campaigns"},
+                            "refresh_token": {**OAUTH_TOKEN, "description": "With grant_type=refresh_token."},
+                            "scope": {**OAUTH_TEXT, "example": "brands campaigns"},
                         },
+                        "additionalProperties": OAUTH_OTHER_MEMBERS,
                         "example": {"client_id": "your_client_id", "client_secret": "your_client_secret"},
                     }
                 ),
@@ -522,10 +552,11 @@ AUTH_PATHS = {
                         "type": "object",
                         "required": ["refresh_token"],
                         "properties": {
-                            "refresh_token": {"type": "string", "maxLength": 4096},
-                            "client_id": {"type": "string", "maxLength": 4096},
-                            "client_secret": {"type": "string", "maxLength": 4096},
+                            "refresh_token": OAUTH_TOKEN,
+                            "client_id": OAUTH_TEXT,
+                            "client_secret": OAUTH_TEXT,
                         },
+                        "additionalProperties": OAUTH_OTHER_MEMBERS,
                     }
                 ),
             },
@@ -550,11 +581,12 @@ AUTH_PATHS = {
                         "type": "object",
                         "required": ["token"],
                         "properties": {
-                            "token": {"type": "string", "maxLength": 4096},
+                            "token": OAUTH_TOKEN,
                             "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
-                            "client_id": {"type": "string", "maxLength": 4096},
-                            "client_secret": {"type": "string", "maxLength": 4096},
+                            "client_id": OAUTH_TEXT,
+                            "client_secret": OAUTH_TEXT,
                         },
+                        "additionalProperties": OAUTH_OTHER_MEMBERS,
                     }
                 ),
             },

@@ -786,9 +786,16 @@ def test_it_rejects_money_above_one_trillion(value):
     assert pacing_error(budget=value) == {"budget": "Ensure this value is less than or equal to 1000000000000."}
 
 
-@pytest.mark.parametrize("value", ["1.001", 0.001, "1.500", 0.30000000000000004, 1e-7])
-def test_it_rejects_money_with_more_than_two_decimal_places(value):
+@pytest.mark.parametrize("value", ["1.001", "1.500", "0.30000000000000004", "0.0000001"])
+def test_it_rejects_a_money_string_with_more_than_two_decimal_places(value):
     assert pacing_error(spent=value) == {"spent": "Ensure that there are no more than 2 decimal places."}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.001, "0.00"), (0.005, "0.01"), (0.30000000000000004, "0.30"), (1e-7, "0.00")]
+)
+def test_it_rounds_a_json_number_to_cents(value, expected):
+    assert pacing(spent=value)["spent"] == expected
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
