@@ -488,12 +488,12 @@ TOKEN_RESPONSE = {
     "headers": TOKEN_RATE_LIMIT,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
 }
-CLIENT_AUTH = [{"basicAuth": []}, {}]
+CLIENT_AUTH = [{"basicAuth": []}, {}]  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
 # vendors/oauth/views.py's parse_parameters: every member a string of at most 4096 characters without NUL (null reads
 # as absent); members the endpoint does not use are ignored, within the same bounds.
 OAUTH_TEXT = {"type": "string", "maxLength": 4096, "pattern": TEXT_PATTERN}
 OAUTH_TOKEN = {**OAUTH_TEXT, "minLength": 1}
-OAUTH_OTHER_MEMBERS = {**OAUTH_TEXT, "description": "Other members are ignored, but must be strings like these."}  # Basic (RFC 6749 §2.3.1) or client_id/client_secret in the body
+OAUTH_OTHER_MEMBERS = {**OAUTH_TEXT, "description": "Other members are ignored, but must be strings like these."}
 
 AUTH_PATHS = {
     "/auth/token": {

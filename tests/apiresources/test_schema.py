@@ -471,3 +471,63 @@ def test_every_write_documents_the_idempotency_key_and_its_answers(schema):
     assert "idempotency_key_in_use" in in_use and "conflict" not in in_use
     deleting = schema["paths"]["/brands/{id}"]["delete"]["responses"]["409"]["description"]
     assert "`conflict`" in deleting and "idempotency_key_in_use" in deleting
+
+
+PACING = {"budget": "10", "spent": "1", "start_date": "2026-03-01", "end_date": "2026-03-30"}
+UTM = {"url": "https://a.example", "source": "s", "medium": "m", "campaign": "c"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "valid"),
+    [
+        ("/brands", {"name": "\tAcme\n", "description": "a\x01b"}, True),  # trimmed; DRF keeps control characters
+        ("/brands", {"name": " \u2003\x1c"}, False),  # blank once trimmed (str.strip's whitespace, not \s)
+        ("/brands", {"name": "Ac\x00me"}, False),
+        ("/brands", {"name": "Acme", "description": "\x00"}, False),
+        ("/brands", {"name": 123}, False),  # a number is not a name
+        ("/brands", {"name": "Acme", "colour": "red"}, False),  # unknown fields are refused
+        ("/campaigns", {"brand": "BRAND", "name": "Spring", "currency": "EUR"}, True),
+        ("/campaigns", {"brand": "BRAND", "name": "Spring", "currency": "XYZ"}, False),
+        ("/tools/utm-builder", {**UTM, "source": "\tnews letter\n"}, True),
+        ("/tools/utm-builder", {**UTM, "source": "news\x01letter"}, False),  # a control character inside
+        ("/tools/utm-builder", {**UTM, "source": "\u3000\t"}, False),
+        ("/tools/utm-builder", {**UTM, "term": " \n"}, True),  # optional: blank reads as absent
+        ("/tools/keywords", {"text": " \n\t"}, False),
+        ("/tools/budget-pacing", {**PACING, "spent": 0.005}, True),  # a JSON number is rounded to cents
+        ("/tools/budget-pacing", {**PACING, "spent": "0.005"}, False),  # a string says what it means
+        ("/tools/budget-pacing", {**PACING, "budget": 10**12 + 1}, False),
+        ("/tools/budget-pacing", {**PACING, "budget": "1000000000000.01"}, False),
+        ("/auth/refresh", {"refresh_token": ""}, False),
+        ("/auth/refresh", {"refresh_token": "unknown", "extra": 5}, False),  # every member is a string
+        ("/auth/revoke", {"token": ""}, False),
+    ],
+)
+def test_the_request_bodies_accept_exactly_what_the_api_accepts(
+    schema, as_vendor, enterprise_vendor, path, body, valid
+):
+    """A body the document calls valid is not refused as invalid input, and one it calls invalid is refused: the
+    edges that `schemathesis run --checks all` found, text patterns, strict types, currency, money."""
+    client = as_vendor(enterprise_vendor)
+    if body.get("brand") == "BRAND":
+        body = {**body, "brand": client.post("/brands", {"name": "Owner"}, format="json").json()["id"]}
+    request = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = OAS30Validator({**request, "components": schema["components"]}, format_checker=oas30_format_checker)
+    errors = [error.message for error in validator.iter_errors(body)]
+    assert (not errors) is valid, errors
+    response = client.post(path, body, format="json")
+    if valid:
+        assert response.status_code in (200, 201), response.content
+    else:
+        assert response.status_code == 400, response.content
+        expected = {"invalid_request", "invalid_grant"} if path.startswith("/auth/") else {"validation_error"}
+        assert response.json()["error"] in expected, response.content
+
+
+@pytest.mark.parametrize("query", ["?status=", "?brand="])
+def test_a_blank_filter_is_refused_as_the_document_says(schema, as_vendor, enterprise_vendor, query):
+    name = query[1:-1]
+    parameters = schema["paths"]["/campaigns"]["get"]["parameters"]
+    listed = {parameter["name"]: parameter["schema"] for parameter in parameters}
+    assert list(OAS30Validator(listed[name]).iter_errors(""))
+    response = as_vendor(enterprise_vendor).get(f"/campaigns{query}")
+    assert response.status_code == 400 and name in response.json()["fields"]
