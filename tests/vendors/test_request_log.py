@@ -110,6 +110,18 @@ def test_a_suspended_vendor_with_the_right_secret_is_logged_with_its_error(api, 
     assert RequestLogEntry.objects.get().error == "unauthorized_client"
 
 
+def test_a_reused_refresh_token_is_the_vendors_and_logged_with_invalid_grant(api, free_vendor):
+    refresh_token = get_token(api, free_vendor)["refresh_token"]
+    assert api.post("/auth/refresh", {"refresh_token": refresh_token}, format="json").status_code == 200
+    assert api.post("/auth/refresh", {"refresh_token": refresh_token}, format="json").status_code == 400
+    metering.usage_flush()
+    assert list(RequestLogEntry.objects.order_by("time", "id").values_list("path", "status", "error")) == [
+        ("/auth/token", 200, ""),
+        ("/auth/refresh", 200, ""),
+        ("/auth/refresh", 400, "invalid_grant"),
+    ]
+
+
 def test_nothing_sensitive_is_stored(api, free_vendor):
     tokens = get_token(api, free_vendor)
     access_token = tokens["access_token"]
