@@ -9,7 +9,8 @@ from vendors.limits import metering, plan, request_log
 class RateLimitMiddleware:
     """Writes the rate-limit fields on every response of a limited request (429 and other errors included), takes
     back the count of a request answered 5xx (a 503 while the database is down is neither billed nor held against
-    the plan's limits), and gives this worker its turn at flushing usage counts to the database."""
+    the plan's limits), and gives this worker its turn at flushing usage counts (and, when its buffer fills, the request
+    log) to the database."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -23,6 +24,7 @@ class RateLimitMiddleware:
             for name, value in standing.headers().items():
                 response[name] = value
         metering.flush_if_due()
+        request_log.flush_if_filling()
         return response
 
 

@@ -6,8 +6,9 @@ or /auth/token, /auth/refresh or /auth/revoke has authenticated its client (vend
 logged, since its vendor would be the caller's claim. The middleware then appends one small tuple to a bounded
 per-process list (no database write, no Redis round trip), and `flush()`, run inside `usage_flush()` in every worker
 on its own schedule, writes the list with one bulk_create: a request is on the vendor's page one USAGE_FLUSH_INTERVAL
-later at most. Beyond REQUEST_LOG_BUFFER pending entries new ones are dropped and counted, so a database outage costs
-memory that is bounded; entries of a worker that exits before its flush are lost (it is a log, not a bill).
+later at most. A busy worker writes sooner, once half of REQUEST_LOG_BUFFER waits (`flush_if_filling`). Beyond
+REQUEST_LOG_BUFFER pending entries new ones are dropped and counted, so a database outage costs memory that is
+bounded; entries of a worker that exits before its flush are lost (it is a log, not a bill).
 
 Nothing sensitive is kept: the path as the access log redacts it, the query string's keys without their values, the
 error code of the documented error shape, and no header, token, secret or body.
@@ -53,6 +54,7 @@ class Entry(NamedTuple):
 
 _pending: list[Entry] = []
 _lock = threading.Lock()
+_flushing = threading.Lock()
 
 
 def identify(vendor_id: int) -> None:
@@ -184,6 +186,21 @@ def flush() -> int:
         metrics.REQUEST_LOG_DROPPED.labels("unwritable").inc(len(taken))
         logger.exception("The database refused %d request log entries; they are dropped.", len(taken))
         return 0
+
+
+def flush_if_filling() -> None:
+    """Write the buffer ahead of the usage flush once half of REQUEST_LOG_BUFFER waits: a busy worker (hundreds of
+    requests a second) would otherwise fill it within one USAGE_FLUSH_INTERVAL and drop the rest."""
+    limit = settings.REQUEST_LOG_BUFFER
+    if not limit or len(_pending) < max(1, limit // 2) or not _flushing.acquire(blocking=False):
+        return
+    try:
+        flush()
+    except Exception:
+        # The request log must never fail a request; the entries wait for the next flush.
+        logger.exception("Request log flush failed; will retry.")
+    finally:
+        _flushing.release()
 
 
 def reset() -> None:
