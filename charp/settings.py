@@ -349,8 +349,9 @@ READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30 if REDIS_URL els
 
 # --- Request log -------------------------------------------------------------------------------------------------
 # Each vendor's recent API and /auth/* requests, for staff (the vendor's "Request log" page). Each worker keeps up to
-# REQUEST_LOG_BUFFER entries in memory and writes them with the usage flush (vendors/limits/request_log.py); beyond
-# that many, entries are dropped and counted (charp_request_log_dropped_total). 0 turns the log off.
+# REQUEST_LOG_BUFFER entries in memory and writes them with the usage flush, or once half that many wait
+# (vendors/limits/request_log.py); beyond it, entries are dropped and counted (charp_request_log_dropped_total).
+# 0 turns the log off.
 REQUEST_LOG_BUFFER = _non_negative_int("REQUEST_LOG_BUFFER", 10000)
 # Days of entries the page shows and `manage.py prune` keeps.
 REQUEST_LOG_DAYS = _non_negative_int("REQUEST_LOG_DAYS", 7, minimum=1)
