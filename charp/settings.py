@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response (redirects and errors included) carries X-Request-ID and is logged with its time.
     "charp.http.logs.RequestLogMiddleware",
+    # Each request of a known vendor into this worker's request log, written with the usage flush (no query here).
+    "vendors.limits.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "charp.http.security.ContentSecurityPolicyMiddleware",
     "charp.http.errors.BodySizeLimitMiddleware",
@@ -344,6 +346,15 @@ ADMIN_LOGIN_FAILURES_PER_IP = _non_negative_int("ADMIN_LOGIN_FAILURES_PER_IP", 2
 # default without REDIS_URL: versions kept in one process cannot tell the other workers about a revocation.
 AUTH_CACHE_SECONDS = _non_negative_int("AUTH_CACHE_SECONDS", 30 if REDIS_URL else 0)
 READ_CACHE_SECONDS = _non_negative_int("READ_CACHE_SECONDS", 30 if REDIS_URL else 0)
+
+# --- Request log -------------------------------------------------------------------------------------------------
+# Each vendor's recent API and /auth/* requests, for staff (the vendor's "Request log" page). Each worker keeps up to
+# REQUEST_LOG_BUFFER entries in memory and writes them with the usage flush, or once half that many wait
+# (vendors/limits/request_log.py); beyond it, entries are dropped and counted (charp_request_log_dropped_total).
+# 0 turns the log off.
+REQUEST_LOG_BUFFER = _non_negative_int("REQUEST_LOG_BUFFER", 10000)
+# Days of entries the page shows and `manage.py prune` keeps.
+REQUEST_LOG_DAYS = _non_negative_int("REQUEST_LOG_DAYS", 7, minimum=1)
 
 # --- Retention ---------------------------------------------------------------------------------------------------
 # `manage.py prune` deletes audit events and usage days older than these many days, RETENTION_BATCH_SIZE rows per

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from vendors import services
 from vendors.caching import copies, versions
-from vendors.limits import last_used, store
+from vendors.limits import last_used, request_log, store
 
 on_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL)"
@@ -39,6 +39,7 @@ def isolated_rate_limits(request, settings, monkeypatch):
     settings.USAGE_FLUSH_INTERVAL = 0
     store.LOCAL.reset()
     last_used.reset()
+    request_log.reset()
     copies.clear()
     marker = request.node.get_closest_marker("django_db")
     if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:

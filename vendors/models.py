@@ -256,3 +256,33 @@ class SecretReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: vendor {self.vendor_id}, until {self.expires_at}"
+
+
+class RequestLogEntry(models.Model):
+    """One API or /auth/* request of a known vendor, for its request log in the staff portal.
+
+    Written in batches with the usage flush (vendors/limits/request_log.py), kept REQUEST_LOG_DAYS days (`prune`).
+    Nothing here is secret: the query string keeps its keys only, and no header, token or body is stored.
+    """
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="+", db_index=False)
+    time = models.DateTimeField(help_text="When the request arrived.")
+    method = models.CharField(max_length=16)
+    path = models.CharField(max_length=2000, help_text="The path, with the query string's values redacted.")
+    status = models.PositiveSmallIntegerField()
+    error = models.CharField(max_length=64, blank=True, help_text="The error code of an error response.")
+    latency_ms = models.FloatField()
+    request_id = models.CharField(max_length=128)
+    source_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        verbose_name_plural = "request log entries"
+        indexes = [
+            # The vendor's page reads its newest entries; the vendor's deletion cascades through it too.
+            models.Index(fields=["vendor", "time"], name="request_log_vendor_time"),
+            models.Index(fields=["time"], name="request_log_time"),  # for `prune`
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

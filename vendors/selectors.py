@@ -4,8 +4,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from vendors.models import UsageDay, Vendor
+from vendors.models import RequestLogEntry, UsageDay, Vendor
 
 
 def _usage_window(days: int) -> tuple[date, date]:
@@ -36,3 +37,23 @@ def vendors_with_recent_requests(queryset: QuerySet[Vendor], *, days: int = 30) 
         .values("total")
     )
     return queryset.annotate(recent_requests=Coalesce(Subquery(totals), 0, output_field=BigIntegerField()))
+
+
+def request_log(
+    *, vendor: Vendor, days: int, statuses: range | None = None, error: str | None = None
+) -> QuerySet[RequestLogEntry]:
+    """The vendor's request log of the last `days` days, newest first; only `statuses` and `error` when given."""
+    entries = RequestLogEntry.objects.filter(vendor=vendor, time__gte=timezone.now() - timedelta(days=days))
+    if statuses is not None:
+        entries = entries.filter(status__gte=statuses.start, status__lt=statuses.stop)
+    if error:
+        entries = entries.filter(error=error)
+    return entries.order_by("-time", "-id")
+
+
+def request_log_codes(*, vendor: Vendor, days: int) -> tuple[list[int], list[str]]:
+    """The statuses and error codes in the vendor's request log of the last `days` days, for its filters."""
+    recent = request_log(vendor=vendor, days=days).order_by()
+    statuses = sorted(recent.values_list("status", flat=True).distinct())
+    errors = sorted(recent.exclude(error="").values_list("error", flat=True).distinct())
+    return statuses, errors

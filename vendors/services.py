@@ -14,7 +14,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from vendors.caching import versions
-from vendors.models import AuditEvent, Plan, UsageDay, Vendor
+from vendors.models import AuditEvent, Plan, RequestLogEntry, UsageDay, Vendor
 from vendors.oauth.client_secrets import hash_secret, new_secret
 
 DEFAULT_GRACE = timedelta(hours=24)
@@ -451,6 +451,11 @@ def audit_events_prune(*, older_than: datetime, batch_size: int) -> int:
 def usage_days_prune(*, older_than: date, batch_size: int) -> int:
     """Delete the usage counts of the days before `older_than`; returns how many."""
     return _delete_in_batches(UsageDay.objects.filter(date__lt=older_than), batch_size=batch_size)
+
+
+def request_log_prune(*, older_than: datetime, batch_size: int) -> int:
+    """Delete the request log entries of requests before `older_than`; returns how many."""
+    return _delete_in_batches(RequestLogEntry.objects.filter(time__lt=older_than), batch_size=batch_size)
 
 
 # Rows of the apps above the vendor domain that `prune` deletes once expired: each app registers a label and a

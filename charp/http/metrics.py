@@ -40,6 +40,12 @@ THROTTLED = Counter(
     "Requests answered 429: rate_limited, quota_exceeded (plan), issuance (tokens per hour), failures (slow_down).",
     ["reason"],
 )
+REQUEST_LOG_DROPPED = Counter(
+    "charp_request_log_dropped",
+    "Request log entries never written: buffer_full (the worker's REQUEST_LOG_BUFFER was full), vendor_gone (the "
+    "vendor was deleted before the flush), unwritable (the database refused the batch).",
+    ["reason"],
+)
 # Per worker; the lowest live worker's value is exported: 0 while any worker serves without limits (fail open).
 REDIS_UP = Gauge(
     "charp_redis_up", "1 while the shared counters answer, 0 while limits fail open.", multiprocess_mode="livemin"

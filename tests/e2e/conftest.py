@@ -128,7 +128,11 @@ def http(live_server):
 
         @staticmethod
         def brands(access_token: str) -> int:
+            return Http.get("/brands", access_token)
+
+        @staticmethod
+        def get(path: str, access_token: str) -> int:
             headers = {"Authorization": f"Bearer {access_token}"}
-            return _call(urllib.request.Request(f"{live_server.url}/brands", headers=headers))[0]  # noqa: S310
+            return _call(urllib.request.Request(f"{live_server.url}{path}", headers=headers))[0]  # noqa: S310
 
     return Http

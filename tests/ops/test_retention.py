@@ -1,5 +1,5 @@
-"""Retention: `prune` deletes old audit events, usage days and expired idempotency keys in batches, `cleartokens` says
-what it purged."""
+"""Retention: `prune` deletes old audit events, usage days, request log entries and expired idempotency keys in
+batches, `cleartokens` says what it purged."""
 
 import io
 import re
@@ -63,17 +63,18 @@ def test_prune_deletes_only_the_rows_older_than_the_retention(free_vendor):
     output = run("prune")
 
     audit_cutoff, usage_cutoff = today - timedelta(days=400), today - timedelta(days=800)
+    log_cutoff = today - timedelta(days=7)
     assert output.strip() == (
-        f"Deleted 5 audit events older than {audit_cutoff}, 1 usage day older than {usage_cutoff} "
-        "and 2 expired idempotency keys."
+        f"Deleted 5 audit events older than {audit_cutoff}, 1 usage day older than {usage_cutoff}, "
+        f"0 request log entries older than {log_cutoff} and 2 expired idempotency keys."
     )
     assert list(AuditEvent.objects.values_list("pk", flat=True)) == [recent.pk]
     assert not AuditEvent.objects.filter(pk__in=[event.pk for event in old_events]).exists()
     assert list(UsageDay.objects.values_list("pk", flat=True)) == [kept_day.pk]
     assert list(IdempotencyKey.objects.values_list("pk", flat=True)) == [kept_key.pk]
     assert run("prune").strip() == (
-        f"Deleted 0 audit events older than {audit_cutoff}, 0 usage days older than {usage_cutoff} "
-        "and 0 expired idempotency keys."
+        f"Deleted 0 audit events older than {audit_cutoff}, 0 usage days older than {usage_cutoff}, "
+        f"0 request log entries older than {log_cutoff} and 0 expired idempotency keys."
     )
 
 

@@ -29,7 +29,7 @@ from charp.http.logs import client_id_var
 from vendors.access import authentication
 from vendors.access.permissions import check_address, check_plan_and_scope
 from vendors.caching import copies
-from vendors.limits import plan, store
+from vendors.limits import plan, request_log, store
 from vendors.models import Vendor
 
 
@@ -80,6 +80,7 @@ def _admit(request: HttpRequest, api_family: str) -> Admission:
             access_token = authentication.from_database(bearer.checksum, bearer.client_id, bearer.expires_at, tags=tags)
             outcome = outcome and plan.count(access_token.application.vendor, None, now)
         vendor = access_token.application.vendor
+        request_log.identify(vendor.pk)  # the token verified against the vendor's tag: the vendor's request
         metrics.plan_var.set(vendor.plan.code)
         standing = plan.Standing(plan=vendor.plan, outcome=outcome, now=now, client_id=vendor.client_id)
         request.plan_standing = standing
@@ -90,6 +91,7 @@ def _admit(request: HttpRequest, api_family: str) -> Admission:
             metrics.THROTTLED.labels("quota_exceeded" if quota else "rate_limited").inc()
             raise error
     else:
+        request_log.identify(access_token.application.vendor.pk)
         metrics.plan_var.set(access_token.application.vendor.plan.code)
         check_address(access_token.application.vendor, request)
     check_plan_and_scope(access_token, api_family)

@@ -18,6 +18,7 @@ from django.utils.timesince import timesince, timeuntil
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from vendors import reveals, selectors, services
+from vendors.admin import request_log
 from vendors.admin.site import portal
 from vendors.admin.usage_chart import USAGE_DAYS, usage_chart
 from vendors.models import Plan, Vendor
@@ -283,6 +284,7 @@ class VendorAdmin(admin.ModelAdmin):
             route("plan/", self.plan_view, "plan", manage=True),
             route("allow-list/", self.allow_list_view, "allow_list", manage=True),
             route("tokens/", self.tokens_view, "tokens", manage=False),
+            route("requests/", self.request_log_view, "request_log", manage=False),
             route("tokens/revoke-all/", self.tokens_revoke_all_view, "tokens_revoke_all", manage=True),
             route("tokens/<int:token_id>/revoke/", self.token_revoke_view, "token_revoke", manage=True),
             *super().get_urls(),
@@ -546,6 +548,13 @@ class VendorAdmin(admin.ModelAdmin):
             tokens=list(self._active_tokens(vendor)),
             live_refresh_tokens=refresh_tokens.count(),
         )
+
+    def request_log_view(self, request, vendor: Vendor):
+        # Read-only: nothing to post.
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        context = request_log.page_context(request, vendor)
+        return self._render(request, "request_log.html", vendor, title=f"Request log of {vendor}", **context)
 
     def tokens_revoke_all_view(self, request, vendor: Vendor):
         tokens_url = reverse("admin:vendors_vendor_tokens", args=[vendor.pk])

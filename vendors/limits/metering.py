@@ -4,8 +4,9 @@ Each API request adds one to a counter in Redis (inside the rate-limit script, s
 in the process when Redis is absent or down. `usage_flush()` moves the counts into the database: `manage.py
 flushusage` runs it (cron), and every USAGE_FLUSH_INTERVAL seconds the first worker to notice that a flush is due
 runs it after answering a request, holding a Redis lock so that only one process flushes at a time. The same flush
-writes when each client secret last obtained a token (vendors/limits/last_used.py). A crash between
-the database commit and the end of the flush can count one batch twice; a flush that fails is retried whole.
+writes when each client secret last obtained a token (vendors/limits/last_used.py) and this process's request log
+entries (vendors/limits/request_log.py). A crash between the database commit and the end of the flush can count one
+batch twice; a flush that fails is retried whole.
 """
 
 import logging
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from charp.http import metrics
-from vendors.limits import last_used, store
+from vendors.limits import last_used, request_log, store
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ def usage_flush() -> int:
         raise
     # When each secret last obtained a token: always this process's own (vendors/limits/last_used.py).
     last_used.flush()
+    # This process's request log entries (vendors/limits/request_log.py): one bulk insert.
+    request_log.flush()
     if flushed:
         metrics.usage_flushed()
     return touched

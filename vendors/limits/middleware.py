@@ -1,12 +1,16 @@
-"""The rate-limit fields on every response of a counted request, and this worker's turn at flushing usage."""
+"""The rate-limit fields on every response of a counted request, this worker's turn at flushing usage, and each known
+vendor's request in its request log."""
 
-from vendors.limits import metering, plan
+import time
+
+from vendors.limits import metering, plan, request_log
 
 
 class RateLimitMiddleware:
     """Writes the rate-limit fields on every response of a limited request (429 and other errors included), takes
     back the count of a request answered 5xx (a 503 while the database is down is neither billed nor held against
-    the plan's limits), and gives this worker its turn at flushing usage counts to the database."""
+    the plan's limits), and gives this worker its turn at flushing usage counts (and, when its buffer fills, the request
+    log) to the database."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,4 +24,27 @@ class RateLimitMiddleware:
             for name, value in standing.headers().items():
                 response[name] = value
         metering.flush_if_due()
+        request_log.flush_if_filling()
         return response
+
+
+class RequestLogMiddleware:
+    """Notes each request whose vendor the gate or the token endpoints identified in this worker's request log
+    (vendors/limits/request_log.py): placed right after charp.http.logs.RequestLogMiddleware, so that the request has
+    its ID and the latency counts nearly every middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started, clock = time.time(), time.perf_counter()
+        token = request_log.vendor_var.set(None)
+        try:
+            response = self.get_response(request)
+            vendor_id = request_log.vendor_var.get()
+            if vendor_id is not None:
+                seconds = time.perf_counter() - clock
+                request_log.record(vendor_id, request, response, started=started, seconds=seconds)
+            return response
+        finally:
+            request_log.vendor_var.reset(token)

@@ -18,7 +18,7 @@ from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshT
 from charp.http import metrics
 from charp.http.logs import client_id_var
 from vendors.caching import lookups, versions
-from vendors.limits import last_used
+from vendors.limits import last_used, request_log
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
 from vendors.oauth.addresses import AddressNotAllowed
@@ -181,6 +181,8 @@ class Validator(OAuth2Validator):
         if matched is None:
             request.client = None
             return False
+        # The secret matched: whatever follows (suspended, another address, over the issuance limit) is the vendor's.
+        request_log.identify(client.vendor.pk)
         if not client.vendor.is_active:
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
@@ -449,6 +451,7 @@ class RefreshValidator(Validator):
         if client_id and client_id != owner:
             return False
         request.client = client  # read with the refresh token, from the database
+        request_log.identify(client.vendor.pk)  # the refresh token is this endpoint's credential
         if not client.vendor.is_active:
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
