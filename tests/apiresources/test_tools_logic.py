@@ -100,7 +100,7 @@ def test_tools_are_registered_by_name_in_a_stable_order():
 
 def test_tool_fields_document_exactly_the_accepted_fields():
     assert list(TOOLS["utm-builder"].fields) == ["url", "source", "medium", "campaign", "term", "content"]
-    assert list(TOOLS["keywords"].fields) == ["text", "limit"]
+    assert list(TOOLS["keywords"].fields) == ["text", "limit", "language"]
     assert list(TOOLS["budget-pacing"].fields) == ["budget", "start_date", "end_date", "spent", "as_of"]
 
 
@@ -526,7 +526,14 @@ def test_hashtags_contain_only_letters_digits_and_combining_marks():
 
 
 def test_it_returns_empty_lists_when_only_stop_words_and_numbers_remain():
-    assert keywords("the and of 2024 a I") == {"keywords": [], "hashtags": [], "word_count": 6}
+    assert keywords("the and of 2024 a I") == {
+        "keywords": [],
+        "hashtags": [],
+        "phrases": [],
+        "word_count": 6,
+        "language": "en",
+        "language_source": "detected",
+    }
 
 
 def test_it_reports_the_number_of_words_seen():
@@ -892,6 +899,7 @@ PLAUSIBLE_VALUES = {
     "content": hostile_text,
     "text": hostile_text | st.text(max_size=2000),
     "limit": st.integers(min_value=-5, max_value=60) | st.sampled_from(["10", "x", 1.0]),
+    "language": st.sampled_from(["de", "ja", "zh", "EN", "xx", "zh-cn", "", " "]) | hostile_text,
     "budget": st.decimals(allow_nan=True, allow_infinity=True).map(str) | st.floats() | st.integers(),
     "spent": st.decimals(places=2, min_value=-10, max_value=10**13).map(str) | st.floats() | st.integers(),
     "start_date": st.dates().map(date.isoformat) | hostile_text,
