@@ -395,11 +395,10 @@ def tokenize(text: str, language: str = languages.DEFAULT_LANGUAGE) -> list[str]
 
 
 def _language(value: object) -> str | None:
-    """Parse an optional ISO 639-1 code of a supported language."""
+    """Parse an optional ISO 639-1 code of a supported language, in lowercase as the standard writes them."""
     code = _language_text(value)
     if code is None:
         return None
-    code = code.lower()
     if code not in languages.LANGUAGES:
         supported = ", ".join(sorted(languages.LANGUAGES))
         raise _Invalid(f"Unsupported language '{code}'. Send one of {supported}, or leave it out to have it detected.")
