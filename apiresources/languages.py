@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from pathlib import Path
 
 import stop_words
 
@@ -95,8 +96,11 @@ def _detector_factory():
     """Load langdetect's profiles once per process, into a factory of our own with a fixed seed."""
     from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
+    # Profiles are numbered in loading order and their probabilities summed in it, so they are loaded sorted: the
+    # library's own loader takes the directory's order, which may differ from one machine to the next.
+    profiles = sorted(Path(PROFILES_DIRECTORY).glob("[!.]*"))
     factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
+    factory.load_json_profile([profile.read_text(encoding="utf-8") for profile in profiles])
     factory.set_seed(0)
     return factory
 
