@@ -87,7 +87,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 def when_ready(server):
     """Load the keywords tool's language data in the master, just before it forks the first workers.
 
-    Each worker would otherwise spend 0.4 s and about 100 MB of its own on it (langdetect's profiles, rjieba's
+    Each worker would otherwise spend 0.4 s and 64 MB of private memory on it (langdetect's profiles, rjieba's
     dictionary; apiresources/languages.py), again whenever max_requests replaces it. Forked with the data loaded, the
     workers share its pages; gc.freeze keeps their collectors from writing to those pages and so copying them.
     """

@@ -647,9 +647,16 @@ def test_a_given_language_overrides_detection():
 
 
 def test_a_given_language_chooses_how_han_characters_are_split():
-    # Without kana, Han characters are split as Chinese (here wrongly: 東|京都) unless the text is said to be Japanese.
+    # Without kana, Han characters are taken as Chinese (here wrongly: 東|京都) unless the text is said to be Japanese.
     assert keyword_words(keywords("東京都渋谷区", language="ja")) == ["東京", "渋谷"]
-    assert keyword_words(keywords("東京都渋谷区")) == ["京都"]
+    result = keywords("東京都渋谷区")
+    assert keyword_words(result) == ["京都"]
+    assert (result["language"], result["language_source"]) == ("zh", "detected")
+
+
+@pytest.mark.parametrize(("text", "language"), [("咖啡", "zh"), ("ラーメン", "ja"), ("東京のラーメン店", "ja")])
+def test_chinese_and_japanese_are_told_by_their_scripts_however_short(text, language):
+    assert (keywords(text)["language"], keywords(text)["language_source"]) == (language, "detected")
 
 
 @pytest.mark.parametrize("language", ["xx", "DE", "zh-cn", "english", "ko"])
