@@ -421,9 +421,10 @@ def _phrases(words: list[tuple[str, bool]], language: str, limit: int) -> list[t
     counts: Counter[tuple[str, ...]] = Counter()
     run: list[str] = []
     for word, separated in words:
-        if separated or not _is_keyword(word, language):
+        keyword = _is_keyword(word, language)
+        if separated or not keyword:
             run = []
-        if not _is_keyword(word, language):
+        if not keyword:
             continue
         run.append(word)
         for size in range(MIN_PHRASE_WORDS, MAX_PHRASE_WORDS + 1):
@@ -467,6 +468,12 @@ def extract_keywords(data: object) -> dict:
         "language": language,
         "language_source": source,
     }
+
+
+def warm_up() -> None:
+    """Build the keywords tool's word pattern and load its languages' data now, not on the first request."""
+    _word_pattern()
+    languages.warm_up()
 
 
 # --- budget-pacing -----------------------------------------------------------------------------------------------
