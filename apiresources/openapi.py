@@ -4,6 +4,8 @@ from drf_spectacular.utils import OpenApiResponse
 
 from charp.openapi import ERROR_DESCRIPTIONS, ERROR_REF, WHITESPACE
 
+from .languages import LANGUAGES
+
 ERROR_RESPONSES = {
     status: OpenApiResponse(response=ERROR_REF, description=description)
     for status, description in ERROR_DESCRIPTIONS.items()
@@ -71,21 +73,37 @@ TOOL_SCHEMAS = {
         },
     },
     "keywords": {
-        "summary": "Extract keywords and hashtags from a text",
+        "summary": "Extract keywords, key phrases and hashtags from a text, in its language",
         "request": {
             "type": "object",
             "required": ["text"],
             "additionalProperties": False,
             "properties": {
                 "text": {"type": "string", "minLength": 1, "maxLength": 100000, "pattern": rf"[^{WHITESPACE}]"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "nullable": True},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 50,
+                    "default": 10,
+                    "nullable": True,
+                    "description": "How many keywords, and how many phrases, to return.",
+                },
+                "language": {
+                    "type": "string",
+                    # OpenAPI 3.0 lets a nullable enum take null only when null is one of its values.
+                    "enum": [*sorted(LANGUAGES), None],
+                    "nullable": True,
+                    "description": "The text's language (ISO 639-1, lowercase); detected when left out or null. "
+                    "Any other code is a `validation_error` naming the supported ones.",
+                },
             },
-            "example": {"text": "Fresh roasted coffee, coffee beans and coffee gear for home baristas.", "limit": 3},
+            "example": {"text": "Die besten Laufschuhe für Läufer: leichte Laufschuhe für jeden Läufer.", "limit": 3},
         },
         "response": {
             "type": "object",
-            "description": "Keywords, most frequent first (ties in order of appearance), one hashtag each.",
-            "required": ["keywords", "hashtags", "word_count"],
+            "description": "Keywords and phrases, most frequent first (ties in order of appearance), one hashtag per "
+            "keyword, and the language whose stop words were removed.",
+            "required": ["keywords", "hashtags", "phrases", "word_count", "language", "language_source"],
             "properties": {
                 "keywords": {
                     "type": "array",
@@ -94,8 +112,24 @@ TOOL_SCHEMAS = {
                         "properties": {"keyword": {"type": "string"}, "count": {"type": "integer"}},
                     },
                 },
-                "hashtags": {"type": "array", "items": {"type": "string"}, "example": ["#coffee"]},
+                "hashtags": {"type": "array", "items": {"type": "string"}, "example": ["#laufschuhe"]},
+                "phrases": {
+                    "type": "array",
+                    "description": "Runs of two or three keywords that no stop word or punctuation interrupts.",
+                    "items": {
+                        "type": "object",
+                        "properties": {"phrase": {"type": "string"}, "count": {"type": "integer"}},
+                    },
+                    "example": [{"phrase": "besten laufschuhe", "count": 1}],
+                },
                 "word_count": {"type": "integer"},
+                "language": {"type": "string", "enum": sorted(LANGUAGES), "example": "de"},
+                "language_source": {
+                    "type": "string",
+                    "enum": ["given", "detected", "default"],
+                    "description": "`given` in the request, `detected` from the text, or `default` (English) when "
+                    "the text is under three words or in a language the tool does not know.",
+                },
             },
         },
     },

@@ -11,9 +11,12 @@ Decisions worth knowing when wiring or documenting these tools:
   in place at its first occurrence and later duplicates are dropped. UTM parameters that are not being set
   (for example an existing ``utm_term`` when no term is given) are left alone. The host is kept as given.
 * keywords casefolds and NFKC-normalises the text, splits words on anything that is not a letter, digit or
-  combining mark (so underscores and apostrophes separate words), and drops stop words, tokens without a
-  letter, one-character tokens and tokens over 64 characters. Hashtags are lowercase, one per keyword
-  (``#coffeeshop``), made of letters, digits and combining marks only (marks are part of the spelling in
+  combining mark (so underscores and apostrophes separate words), splits Chinese and Japanese into their words
+  (languages.py), and drops the stop words of the text's language and English's, tokens without a letter,
+  one-character tokens and tokens over 64 characters. The language is the one given, else the one detected, else
+  English (texts under three words, or in a language the tool does not know). Phrases are runs of two or three
+  keywords with only spaces between them, so a stop word or punctuation ends one. Hashtags are lowercase, one per
+  keyword (``#coffeeshop``), made of letters, digits and combining marks only (marks are part of the spelling in
   scripts such as Devanagari; Twitter's hashtag grammar allows them too).
 * budget-pacing rounds expected spend half-up to cents but rounds the recommended daily spend down, so
   following the recommendation never overshoots the budget. Pace ratio has 4 decimal places and the status
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import re
 import sys
 import unicodedata
@@ -45,6 +49,8 @@ from decimal import (
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
+from . import languages
+
 NON_FIELD_ERRORS = "non_field_errors"
 
 MAX_FIELD_LABEL_LENGTH = 100
@@ -54,6 +60,9 @@ MAX_TEXT_LENGTH = 100_000
 MAX_KEYWORD_LENGTH = 64
 DEFAULT_KEYWORD_LIMIT = 10
 MAX_KEYWORD_LIMIT = 50
+MAX_LANGUAGE_LENGTH = 35
+MIN_PHRASE_WORDS = 2
+MAX_PHRASE_WORDS = 3
 MAX_MONEY = Decimal("1000000000000")
 ON_TRACK_TOLERANCE = Decimal("0.10")
 
@@ -337,22 +346,6 @@ def build_utm_url(data: object) -> dict:
 
 # --- keywords ----------------------------------------------------------------------------------------------------
 
-# Contraction fragments ("don", "ll", "ve") are listed because apostrophes split words.
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all almost also although am among an and another any anyone anything are
-    aren around as at be because been before being below between both but by can cannot could couldn did didn do
-    does doesn doing don done down during each either else enough etc even ever every few for from further get gets
-    got had hadn has hasn have haven having he her here hers herself him himself his how however i if in into is
-    isn it its itself just least less let like ll made make many may me might more most much must mustn my myself
-    neither no nor not now of off often on once one only or other others our ours ourselves out over own per quite
-    rather re really same say says shall shan she should shouldn since so some something still such than that the
-    their theirs them themselves then there these they thing things this those though through thus to too under
-    until up upon us ve very via was wasn we well were weren what when where whether which while who whom whose
-    why will with within without won would wouldn yes yet you your yours yourself yourselves
-    """.split()
-)
-
 # Variation selectors and the combining grapheme joiner are marks but only steer rendering, so they are not
 # treated as part of a word.
 _IGNORED_MARKS = frozenset([0x034F, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
@@ -374,43 +367,115 @@ def _word_pattern() -> re.Pattern[str]:
     return re.compile(rf"[^\W_](?:[^\W_]|[{marks}])*")
 
 
-def _is_keyword(token: str) -> bool:
+def _is_keyword(token: str, language: str) -> bool:
     """Tell whether a token is worth counting as a keyword."""
     return (
         1 < len(token) <= MAX_KEYWORD_LENGTH
-        and token not in STOP_WORDS
+        and not languages.is_stop_word(token, language)
         # Tokens without any letter are numbers such as "2024" or "10", which make poor keywords.
         and any(char.isalpha() for char in token)
     )
 
 
-def tokenize(text: str) -> list[str]:
-    """Split text into casefolded, NFKC-normalised words."""
-    # NFKC recombines accents (so "cafe\u0301" matches "café") and folds compatibility forms such as "ﬁ"; it runs
-    # again after casefolding because folding can produce sequences that are no longer normalised.
-    normalized = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return _word_pattern().findall(normalized)
+def _words(text: str, language: str) -> list[tuple[str, bool]]:
+    """Split text into normalised words, each marked True when punctuation separates it from the word before."""
+    normalized = languages.normalize(text)
+    words: list[tuple[str, bool]] = []
+    end = 0
+    for match in _word_pattern().finditer(normalized):
+        # Only spaces between two words let them form a phrase; a comma, full stop or hyphen ends it.
+        separated = bool(normalized[end : match.start()].strip())
+        end = match.end()
+        for index, word in enumerate(languages.segment(match.group(), language)):
+            words.append((word, separated and index == 0))
+    return words
+
+
+def tokenize(text: str, language: str = languages.DEFAULT_LANGUAGE) -> list[str]:
+    """Split text into casefolded, NFKC-normalised words; Chinese and Japanese are split into their words too."""
+    return [word for word, _ in _words(text, language)]
+
+
+def _language(value: object) -> str | None:
+    """Parse an optional ISO 639-1 code of a supported language, in lowercase as the standard writes them."""
+    code = _language_text(value)
+    if code is None:
+        return None
+    if code not in languages.LANGUAGES:
+        supported = ", ".join(sorted(languages.LANGUAGES))
+        raise _Invalid(f"Unsupported language '{code}'. Send one of {supported}, or leave it out to have it detected.")
+    return code
+
+
+_language_text = _text(required=False, max_length=MAX_LANGUAGE_LENGTH)
+
+
+def _join(words: tuple[str, ...]) -> str:
+    """Write a phrase as it is spelled: Chinese and Japanese words run together, other words have a space between."""
+    phrase = words[0]
+    for before, word in itertools.pairwise(words):
+        phrase += word if languages.is_cjk(before[-1]) and languages.is_cjk(word[0]) else f" {word}"
+    return phrase
+
+
+def _phrases(words: list[tuple[str, bool]], language: str, limit: int) -> list[tuple[str, int]]:
+    """The most frequent runs of two or three adjacent keywords that no stop word or punctuation interrupts."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    run: list[str] = []
+    for word, separated in words:
+        keyword = _is_keyword(word, language)
+        if separated or not keyword:
+            run = []
+        if not keyword:
+            continue
+        run.append(word)
+        for size in range(MIN_PHRASE_WORDS, MAX_PHRASE_WORDS + 1):
+            if len(run) >= size:
+                counts[tuple(run[-size:])] += 1
+    # A phrase seen only inside a longer one, exactly as often, adds nothing to it: "running shoes" inside
+    # "lightweight running shoes".
+    covered = {part for phrase, count in counts.items() for part in (phrase[:-1], phrase[1:]) if counts[part] == count}
+    ranked = [(phrase, count) for phrase, count in counts.items() if phrase not in covered]
+    # sorted() is stable and Counter keeps first-appearance order, so ties are broken by first appearance.
+    ranked.sort(key=lambda item: -item[1])
+    return [(_join(phrase), count) for phrase, count in ranked[:limit]]
 
 
 def extract_keywords(data: object) -> dict:
-    """Return the most frequent significant words of a text with counts and hashtag suggestions."""
+    """Return the most frequent significant words and phrases of a text, with hashtags and the language used."""
     cleaned = _parse(
         data,
         {
             "text": _text(required=True, max_length=MAX_TEXT_LENGTH, allow_control=True),
             "limit": _whole_number(default=DEFAULT_KEYWORD_LIMIT, minimum=1, maximum=MAX_KEYWORD_LIMIT),
+            "language": _language,
         },
     )
-    tokens = tokenize(cleaned["text"])
+    text: str = cleaned["text"]
+    language, source = cleaned["language"], "given"
+    if language is None:
+        language = languages.detect_language(text, word_count=len(_word_pattern().findall(text)))
+        language, source = (language, "detected") if language else (languages.DEFAULT_LANGUAGE, "default")
+    words = _words(text, language)
     # Counter keeps first-appearance order and sorted() is stable, so ties are broken by first appearance.
-    counts = Counter(token for token in tokens if _is_keyword(token))
+    counts = Counter(word for word, _ in words if _is_keyword(word, language))
     top = sorted(counts.items(), key=lambda item: -item[1])[: cleaned["limit"]]
+    phrases = _phrases(words, language, cleaned["limit"])
     return {
         "keywords": [{"keyword": word, "count": count} for word, count in top],
         # Keywords already consist only of letters, digits and combining marks, so they are valid hashtag bodies.
         "hashtags": [f"#{word}" for word, _ in top],
-        "word_count": len(tokens),
+        "phrases": [{"phrase": phrase, "count": count} for phrase, count in phrases],
+        "word_count": len(words),
+        "language": language,
+        "language_source": source,
     }
+
+
+def warm_up() -> None:
+    """Build the keywords tool's word pattern and load its languages' data now, not on the first request."""
+    _word_pattern()
+    languages.warm_up()
 
 
 # --- budget-pacing -----------------------------------------------------------------------------------------------
@@ -499,11 +564,14 @@ TOOLS: dict[str, Tool] = {
         ),
         Tool(
             name="keywords",
-            description="Finds the most frequent significant words in a text and suggests hashtags for them.",
+            description="Finds the most frequent significant words and phrases in a text, in its language, and "
+            "suggests hashtags for them.",
             fields={
                 "text": f"string, required: the text to analyse, ≤ {MAX_TEXT_LENGTH} chars",
-                "limit": f"integer, optional: how many keywords to return, 1-{MAX_KEYWORD_LIMIT}, "
+                "limit": f"integer, optional: how many keywords (and phrases) to return, 1-{MAX_KEYWORD_LIMIT}, "
                 f"default {DEFAULT_KEYWORD_LIMIT}",
+                "language": "string, optional: ISO 639-1 code of the text's language, one of "
+                f"{', '.join(sorted(languages.LANGUAGES))}; detected when left out",
             },
             run=extract_keywords,
         ),

@@ -2,7 +2,9 @@
 
 import pytest
 
-from apiresources.tools import TOOLS
+from apiresources.tools import TOOLS, tokenize
+
+from .multilingual import GERMAN_RUNNING_SHOES, SAMPLES
 
 
 @pytest.fixture
@@ -66,6 +68,71 @@ def test_keywords_are_deterministic_unicode_aware_and_without_stop_words(client)
     assert [item["keyword"] for item in body["keywords"]] == ["café", "croissants"]
     assert body["hashtags"] == ["#café", "#croissants"]
     assert client.post("/tools/keywords", {"text": text, "limit": 2}, format="json").json() == body
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.language)
+def test_keywords_leave_out_the_stop_words_of_the_texts_language(client, sample):
+    response = client.post("/tools/keywords", {"text": sample.text, "limit": 50}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["language"], body["language_source"]) == (sample.language, "detected")
+    words = [item["keyword"] for item in body["keywords"]]
+    assert set(sample.content_words) <= set(words)
+    assert not set(sample.stop_words) & set(words)
+    phrase_words = {word for item in body["phrases"] for word in tokenize(item["phrase"], sample.language)}
+    assert body["phrases"] and not set(sample.stop_words) & phrase_words
+
+
+def test_keywords_of_a_german_product_text_are_german_words(client):
+    response = client.post("/tools/keywords", {"text": GERMAN_RUNNING_SHOES, "limit": 5}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [item["keyword"] for item in body["keywords"]] == ["laufschuhe", "läufer", "besten", "schneller", "dämpfen"]
+    assert body["hashtags"][0] == "#laufschuhe"
+    assert {"phrase": "besten laufschuhe", "count": 1} in body["phrases"]
+    assert (body["language"], body["language_source"]) == ("de", "detected")
+
+
+def test_keywords_split_japanese_into_words(client):
+    response = client.post("/tools/keywords", {"text": "東京のラーメン店"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["hashtags"] == ["#東京", "#ラーメン"]
+    assert response.json()["language"] == "ja"
+
+
+def test_keywords_take_the_language_given(client):
+    text = "Die Laufschuhe für die Läufer und die Läuferinnen"
+    response = client.post("/tools/keywords", {"text": text, "language": "en", "limit": 3}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [item["keyword"] for item in body["keywords"]] == ["die", "laufschuhe", "für"]
+    assert (body["language"], body["language_source"]) == ("en", "given")
+
+
+def test_keywords_refuse_an_unsupported_language_naming_the_supported_ones(client):
+    response = client.post("/tools/keywords", {"text": "Laufschuhe", "language": "xx"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation_error",
+        "error_description": "The request has invalid fields; see 'fields'.",
+        "fields": {
+            "language": "Unsupported language 'xx'. Send one of de, en, es, fr, it, ja, nl, pl, pt, ru, tr, zh, "
+            "or leave it out to have it detected."
+        },
+    }
+
+
+def test_keywords_of_a_short_text_fall_back_to_english(client):
+    response = client.post("/tools/keywords", {"text": "running shoes"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["language"], body["language_source"]) == ("en", "default")
+    assert body["phrases"] == [{"phrase": "running shoes", "count": 1}]
+
+
+def test_the_tool_list_documents_the_language_field(client):
+    tools = {tool["name"]: tool for tool in client.get("/tools").json()["results"]}
+    assert "de, en, es" in tools["keywords"]["fields"]["language"]
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import unicodedata
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apiresources.languages import LANGUAGES, is_stop_word
 from apiresources.tools import (
     NON_FIELD_ERRORS,
     TOOLS,
@@ -22,6 +27,8 @@ from apiresources.tools import (
     extract_keywords,
     tokenize,
 )
+
+from .multilingual import GERMAN_RUNNING_SHOES, SAMPLES, Sample
 
 # --- helpers -----------------------------------------------------------------------------------------------------
 
@@ -100,7 +107,7 @@ def test_tools_are_registered_by_name_in_a_stable_order():
 
 def test_tool_fields_document_exactly_the_accepted_fields():
     assert list(TOOLS["utm-builder"].fields) == ["url", "source", "medium", "campaign", "term", "content"]
-    assert list(TOOLS["keywords"].fields) == ["text", "limit"]
+    assert list(TOOLS["keywords"].fields) == ["text", "limit", "language"]
     assert list(TOOLS["budget-pacing"].fields) == ["budget", "start_date", "end_date", "spent", "as_of"]
 
 
@@ -526,7 +533,14 @@ def test_hashtags_contain_only_letters_digits_and_combining_marks():
 
 
 def test_it_returns_empty_lists_when_only_stop_words_and_numbers_remain():
-    assert keywords("the and of 2024 a I") == {"keywords": [], "hashtags": [], "word_count": 6}
+    assert keywords("the and of 2024 a I") == {
+        "keywords": [],
+        "hashtags": [],
+        "phrases": [],
+        "word_count": 6,
+        "language": "en",
+        "language_source": "detected",
+    }
 
 
 def test_it_reports_the_number_of_words_seen():
@@ -583,6 +597,183 @@ def test_keyword_results_are_ranked_limited_and_hashtag_safe(text, limit):
         assert all(is_hashtag_character(char) for char in hashtag[1:])
         assert any(char.isalpha() for char in hashtag)
     render_like_an_api(result)
+
+
+# --- keywords in each language -----------------------------------------------------------------------------------
+
+
+def keyword_words(result: dict) -> list[str]:
+    return [item["keyword"] for item in result["keywords"]]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.language)
+def test_it_removes_the_stop_words_of_the_detected_language(sample: Sample):
+    words = tokenize(sample.text, sample.language)
+    assert set(sample.stop_words) <= set(words)  # each is a word of the text, so it would count without removal
+    result = keywords(sample.text, limit=50)
+    assert (result["language"], result["language_source"]) == (sample.language, "detected")
+    assert not set(sample.stop_words) & set(keyword_words(result))
+    assert set(sample.content_words) <= set(keyword_words(result))
+    phrase_words = {word for item in result["phrases"] for word in tokenize(item["phrase"], sample.language)}
+    assert phrase_words and not set(sample.stop_words) & phrase_words
+    assert result["hashtags"] == ["#" + word for word in keyword_words(result)]
+
+
+def test_the_german_example_of_the_issue_has_no_stop_words_in_its_top_five():
+    result = keywords(GERMAN_RUNNING_SHOES, limit=5)
+    assert keyword_words(result) == ["laufschuhe", "läufer", "besten", "schneller", "dämpfen"]
+    assert result["language"] == "de"
+
+
+def test_it_splits_japanese_into_words():
+    result = keywords("東京のラーメン店")
+    assert keyword_words(result) == ["東京", "ラーメン"]
+    assert (result["language"], result["language_source"]) == ("ja", "detected")
+    assert result["word_count"] == 4  # 東京 の ラーメン 店
+
+
+def test_it_splits_chinese_into_words():
+    result = keywords("这款咖啡豆来自云南，香气浓郁，适合手冲咖啡。")
+    assert keyword_words(result) == ["咖啡豆", "来自", "云南", "香气", "浓郁", "适合", "手冲", "咖啡"]
+    assert result["language"] == "zh"
+
+
+def test_a_given_language_overrides_detection():
+    text = "Die Laufschuhe für die Läufer und die Läuferinnen"
+    assert keywords(text)["language"] == "de"
+    result = keywords(text, language="en")
+    assert (result["language"], result["language_source"]) == ("en", "given")
+    assert {"die", "für", "und"} <= set(keyword_words(result))  # German stop words are words in English text
+
+
+def test_a_given_language_chooses_how_han_characters_are_split():
+    # Without kana, Han characters are taken as Chinese (here wrongly: 東|京都) unless the text is said to be Japanese.
+    assert keyword_words(keywords("東京都渋谷区", language="ja")) == ["東京", "渋谷"]
+    result = keywords("東京都渋谷区")
+    assert keyword_words(result) == ["京都"]
+    assert (result["language"], result["language_source"]) == ("zh", "detected")
+
+
+@pytest.mark.parametrize(("text", "language"), [("咖啡", "zh"), ("ラーメン", "ja"), ("東京のラーメン店", "ja")])
+def test_chinese_and_japanese_are_told_by_their_scripts_however_short(text, language):
+    assert (keywords(text)["language"], keywords(text)["language_source"]) == (language, "detected")
+
+
+@pytest.mark.parametrize("language", ["xx", "DE", "zh-cn", "english", "ko"])
+def test_it_rejects_a_language_it_does_not_support_naming_those_it_does(language):
+    message = keywords_error({"text": "coffee", "language": language})["language"]
+    assert f"'{language}'" in message
+    assert "de, en, es, fr, it, ja, nl, pl, pt, ru, tr, zh" in message
+
+
+@pytest.mark.parametrize("language", [42, True, ["de"], {"code": "de"}])
+def test_it_rejects_a_language_that_is_not_a_string(language):
+    assert keywords_error({"text": "coffee", "language": language}) == {"language": "Enter a string."}
+
+
+@pytest.mark.parametrize("language", [None, "", "  "])
+def test_a_null_or_blank_language_means_detect_it(language):
+    result = keywords(GERMAN_RUNNING_SHOES, language=language)
+    assert (result["language"], result["language_source"]) == ("de", "detected")
+
+
+@pytest.mark.parametrize("text", ["Laufschuhe", "running shoes", "zapatillas baratas", "2024 !!! 10%"])
+def test_a_text_under_three_words_falls_back_to_english(text):
+    result = keywords(text)
+    assert (result["language"], result["language_source"]) == ("en", "default")
+
+
+def test_a_text_in_a_language_it_does_not_support_falls_back_to_english():
+    result = keywords("가볍고 통기성이 좋은 러닝화입니다. 쿠션이 있는 밑창이 러너의 관절을 보호합니다.")
+    assert (result["language"], result["language_source"]) == ("en", "default")
+    assert "러닝화입니다" in keyword_words(result)
+
+
+def test_mixed_text_loses_the_stop_words_of_its_language_and_of_english():
+    text = "Unsere Laufschuhe für Läufer und Läuferinnen: the best running shoes for the city, leicht und bequem."
+    result = keywords(text)
+    assert result["language"] == "de"
+    words = keyword_words(result)
+    assert not {"für", "und", "the", "for"} & set(words)
+    assert {"laufschuhe", "best", "running", "shoes", "leicht"} <= set(words)
+
+
+def test_chinese_and_japanese_words_in_another_language_are_split_too():
+    result = keywords("Our ramen shop in Tokyo: 東京のラーメン店, open every day for ramen lovers.")
+    assert result["language"] == "en"
+    assert {"東京", "ラーメン", "ramen", "tokyo"} <= set(keyword_words(result))
+
+
+def test_hiragana_particles_are_stop_words_in_any_language():
+    assert is_stop_word("の", "en") and is_stop_word("ます", "de")
+    assert not is_stop_word("かわいい", "ja")
+
+
+def test_phrases_are_runs_of_keywords_between_stop_words_and_punctuation():
+    result = keywords("Lightweight running shoes for trail runners. Running shoes, trail shoes.", limit=5)
+    assert result["phrases"] == [
+        {"phrase": "running shoes", "count": 2},
+        {"phrase": "lightweight running shoes", "count": 1},
+        {"phrase": "trail runners", "count": 1},
+        {"phrase": "trail shoes", "count": 1},
+    ]
+
+
+def test_a_phrase_seen_only_inside_a_longer_one_is_left_out():
+    result = keywords("Organic espresso beans. Organic espresso beans, roasted today.")
+    assert [item["phrase"] for item in result["phrases"]] == ["organic espresso beans", "roasted today"]
+
+
+def test_phrases_are_limited_like_keywords():
+    text = ". ".join(f"alpha{chr(97 + index)} beta{chr(97 + index)}" for index in range(20))
+    assert len(keywords(text, limit=3)["phrases"]) == 3
+
+
+def test_japanese_and_chinese_phrases_are_written_without_spaces():
+    assert {"phrase": "豚骨スープ", "count": 1} in keywords(SAMPLES[3].text)["phrases"]
+    assert {"phrase": "轻便透气", "count": 1} in keywords(SAMPLES[8].text)["phrases"]
+
+
+def test_every_supported_language_is_in_the_documented_table():
+    description = (Path(__file__).resolve().parents[2] / "charp" / "api_description.md").read_text(encoding="utf-8")
+    for code, name in LANGUAGES.items():
+        assert f"| `{code}` | {name} |" in description
+
+
+DETERMINISM_SCRIPT = """
+import json, sys
+from apiresources.tools import extract_keywords
+texts = json.loads(sys.stdin.read())
+print(json.dumps([extract_keywords({"text": text, "limit": 50}) for text in texts], ensure_ascii=False))
+"""
+
+
+def test_results_are_the_same_in_every_process_whatever_the_hash_seed():
+    # An unseeded langdetect calls each of these one of two or three languages, at least one of them supported.
+    borderline = [
+        "gratis online kaufen",
+        "casa bella mare",
+        "sushi ramen tofu",
+        "online shop kaufen",
+        "taxi hotel airport",
+        "wellness spa hotel",
+    ]
+    texts = [sample.text for sample in SAMPLES] + [GERMAN_RUNNING_SHOES, "東京のラーメン店", *borderline]
+    root = Path(__file__).resolve().parents[2]
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        result = subprocess.run(
+            [sys.executable, "-c", DETERMINISM_SCRIPT],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert json.loads(outputs.pop()) == [keywords(text, limit=50) for text in texts]
 
 
 # --- budget-pacing -----------------------------------------------------------------------------------------------
@@ -899,6 +1090,7 @@ PLAUSIBLE_VALUES = {
     "content": hostile_text,
     "text": hostile_text | st.text(max_size=2000),
     "limit": st.integers(min_value=-5, max_value=60) | st.sampled_from(["10", "x", 1.0]),
+    "language": st.sampled_from(["de", "ja", "zh", "EN", "xx", "zh-cn", "", " "]) | hostile_text,
     "budget": st.decimals(allow_nan=True, allow_infinity=True).map(str) | st.floats() | st.integers(),
     "spent": st.decimals(places=2, min_value=-10, max_value=10**13).map(str) | st.floats() | st.integers(),
     "start_date": st.dates().map(date.isoformat) | hostile_text,
