@@ -5,7 +5,7 @@ import base64
 import io
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from tests.conftest import get_token
+from tests.conftest import get_token, on_postgres
 from vendors import services
 from vendors.limits import metering, request_log
 from vendors.models import RequestLogEntry
@@ -193,7 +193,7 @@ def test_while_the_database_is_down_the_buffer_is_bounded_and_what_it_drops_is_c
     def unreachable(*args, **kwargs):
         raise OperationalError("the database is down")
 
-    monkeypatch.setattr(RequestLogEntry.objects, "bulk_create", unreachable)
+    monkeypatch.setattr(request_log, "_insert", unreachable)
     vendor_api = bearer(access_token)
     for n in range(5):  # each tries to write the buffer, fails, and keeps it
         assert vendor_api.get(f"/brands?n={n}", HTTP_X_REQUEST_ID=f"req-{n}").status_code == 200
@@ -250,6 +250,39 @@ def test_a_vendor_deleted_between_the_check_and_the_insert_is_checked_for_again(
     monkeypatch.setattr(request_log, "_write", deleted_meanwhile)
     assert request_log.flush() == 1
     assert list(RequestLogEntry.objects.values_list("vendor_id", flat=True)) == [kept.pk]
+
+
+@on_postgres
+@pytest.mark.django_db
+def test_postgresql_writes_the_log_with_one_copy_of_every_field(free_vendor, standard_vendor, monkeypatch):
+    import psycopg
+
+    statements = []
+    real_copy = psycopg.Cursor.copy
+
+    def copy(cursor, statement, *args, **kwargs):
+        statements.append(str(statement))
+        return real_copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+    first, second = free_vendor.vendor.pk, standard_vendor.vendor.pk
+    entries = [
+        request_log.Entry(first, 1767225600.123456, "GET", "/brands?q=[redacted]", 200, "", 1.25, "req-1", None),
+        request_log.Entry(second, 1767225601.5, "POST", "/marques/été/日本…", 403, "plan_forbidden", 0.5, "r2", "::1"),
+        request_log.Entry(first, 1767225602.0, "GET", "/brands/%00", 404, "not_found", 12.0, "", "203.0.113.9"),
+        request_log.Entry(first, 1767225603.0, "DELETE", "/a\\b\tc\nd", 500, "server_error", 3.0, "x", "10.0.0.1"),
+    ]
+    request_log.restore(entries)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert request_log.flush() == 4
+
+    assert len(statements) == 1 and statements[0].startswith('COPY "vendors_requestlogentry" (')
+    assert not [query for query in captured.captured_queries if "INSERT" in query["sql"]]
+    rows = RequestLogEntry.objects.order_by("time").values_list(
+        "vendor_id", "time", "method", "path", "status", "error", "latency_ms", "request_id", "source_address"
+    )
+    assert list(rows) == [(e.vendor_id, datetime.fromtimestamp(e.started, UTC), *e[2:]) for e in entries]
 
 
 def test_staff_see_the_log_newest_first_linked_from_the_vendor_page(api, free_vendor, viewer_client):
