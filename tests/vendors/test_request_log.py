@@ -170,21 +170,31 @@ def test_a_request_adds_no_query_and_no_write_before_the_flush(api, free_vendor,
     assert len(request_log.take()) == 2  # both waiting in the worker
 
 
-def test_a_busy_worker_writes_its_buffer_once_half_of_it_waits(api, free_vendor, settings):
+def test_the_request_that_fills_half_the_buffer_only_wakes_the_flusher(
+    api, free_vendor, settings, flusher_without_thread
+):
     settings.REQUEST_LOG_BUFFER = 4
     access_token = get_token(api, free_vendor)["access_token"]
     vendor_api = bearer(access_token)
-    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-1")
-    assert not RequestLogEntry.objects.exists()  # one entry short of half
+    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-1")  # this worker's copy of the token from here on
+    request_log.reset()
+    flusher_without_thread.woken.clear()
+    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-2")
+    assert not flusher_without_thread.woken.is_set()  # one entry short of half
 
-    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-2")  # finds two waiting: writes them, then waits itself
+    with CaptureQueriesContext(connection) as captured:
+        vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-3")  # two waiting now
 
-    assert RequestLogEntry.objects.count() == 2
-    assert [entry.request_id for entry in request_log.take()] == ["req-2"]
+    assert not [query for query in captured.captured_queries if "requestlogentry" in query["sql"].lower()]
+    assert flusher_without_thread.woken.is_set()
+    assert not RequestLogEntry.objects.exists()
+    flusher_without_thread.turn()  # what the woken thread runs
+    assert list(RequestLogEntry.objects.order_by("time").values_list("request_id", flat=True)) == ["req-2", "req-3"]
+    assert request_log.take() == []
 
 
 def test_while_the_database_is_down_the_buffer_is_bounded_and_what_it_drops_is_counted(
-    api, free_vendor, settings, monkeypatch
+    api, free_vendor, settings, monkeypatch, flusher_without_thread
 ):
     access_token = get_token(api, free_vendor)["access_token"]
     settings.REQUEST_LOG_BUFFER = 3
@@ -193,15 +203,17 @@ def test_while_the_database_is_down_the_buffer_is_bounded_and_what_it_drops_is_c
     def unreachable(*args, **kwargs):
         raise OperationalError("the database is down")
 
+    insert = request_log._insert
     monkeypatch.setattr(request_log, "_insert", unreachable)
     vendor_api = bearer(access_token)
-    for n in range(5):  # each tries to write the buffer, fails, and keeps it
+    for n in range(5):
         assert vendor_api.get(f"/brands?n={n}", HTTP_X_REQUEST_ID=f"req-{n}").status_code == 200
+    assert not flusher_without_thread.turn()  # failed, logged, and kept the buffer
     with pytest.raises(OperationalError):
         metering.usage_flush()
 
     assert dropped("buffer_full") - before == 3  # the token request and the first two of the five were kept
-    monkeypatch.undo()
+    monkeypatch.setattr(request_log, "_insert", insert)  # back up (not undo(): that would undo the test's flusher)
     metering.usage_flush()
     assert list(RequestLogEntry.objects.order_by("time", "id").values_list("path", "request_id"))[1:] == [
         ("/brands?n=[redacted]", "req-0"),

@@ -4,12 +4,14 @@ A request is logged once its vendor is known for sure: the gate has verified its
 or /auth/token, /auth/refresh or /auth/revoke has authenticated its client (vendors/oauth/server.py). Those call
 `identify()`; a request nobody identified (a wrong secret, an unknown or revoked token, the staff portal) is not
 logged, since its vendor would be the caller's claim. The middleware then appends one small tuple to a bounded
-per-process list (no database write, no Redis round trip), and `flush()`, run inside `usage_flush()` in every worker
-on its own schedule, writes the list in one transaction (one COPY on PostgreSQL, a few µs a row where bulk_create
-took ~50; bulk_create on SQLite): a request is on the vendor's page one USAGE_FLUSH_INTERVAL later at most. A busy
-worker writes sooner, once half of REQUEST_LOG_BUFFER waits (`flush_if_filling`). Beyond REQUEST_LOG_BUFFER pending
-entries new ones are dropped and counted, so a database outage costs memory that is bounded; entries of a worker
-that exits before its flush are lost (it is a log, not a bill).
+per-process list (no database write, no Redis round trip); the request never writes it. `flush()` runs on the
+worker's background flusher thread (vendors/limits/flusher.py): inside `usage_flush()` every USAGE_FLUSH_INTERVAL
+seconds, so a request is on the vendor's page one interval later at most, and sooner in a busy worker, whose requests
+wake the thread once half of REQUEST_LOG_BUFFER waits (`filling()`). On PostgreSQL the batch is one COPY (a few µs a
+row in the worker, where bulk_create took ~50); SQLite keeps bulk_create. Beyond REQUEST_LOG_BUFFER pending
+entries new ones are dropped and counted, so a database outage costs memory that is bounded. A gunicorn worker that
+exits (SIGTERM, max_requests) writes its entries first, within a few seconds; one that is killed loses them (it is a
+log, not a bill).
 
 Nothing sensitive is kept: the path as the access log redacts it, the query string's keys without their values, the
 error code of the documented error shape, and no header, token, secret or body.
@@ -55,7 +57,6 @@ class Entry(NamedTuple):
 
 _pending: list[Entry] = []
 _lock = threading.Lock()
-_flushing = threading.Lock()
 
 
 def identify(vendor_id: int) -> None:
@@ -218,19 +219,11 @@ def flush() -> int:
         return 0
 
 
-def flush_if_filling() -> None:
-    """Write the buffer ahead of the usage flush once half of REQUEST_LOG_BUFFER waits: a busy worker (hundreds of
-    requests a second) would otherwise fill it within one USAGE_FLUSH_INTERVAL and drop the rest."""
+def filling() -> bool:
+    """Whether half of REQUEST_LOG_BUFFER waits: time to write it ahead of the usage flush, since a busy worker
+    (hundreds of requests a second) would otherwise fill it within one USAGE_FLUSH_INTERVAL and drop the rest."""
     limit = settings.REQUEST_LOG_BUFFER
-    if not limit or len(_pending) < max(1, limit // 2) or not _flushing.acquire(blocking=False):
-        return
-    try:
-        flush()
-    except Exception:
-        # The request log must never fail a request; the entries wait for the next flush.
-        logger.exception("Request log flush failed; will retry.")
-    finally:
-        _flushing.release()
+    return bool(limit) and len(_pending) >= max(1, limit // 2)
 
 
 def reset() -> None:
