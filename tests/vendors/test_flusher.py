@@ -4,6 +4,7 @@ database connection of its own: these tests commit (transactional) so that it se
 import threading
 
 import pytest
+from django.db import connection
 
 from tests.conftest import get_token
 from vendors.limits import flusher, metering, request_log, store
@@ -45,10 +46,24 @@ def signalling(monkeypatch, module, name: str) -> tuple[threading.Event, list[st
     return done, threads
 
 
+class ClosingConnection:
+    """django.db.connection as the flusher sees it, noting which thread closed its connection."""
+
+    def __init__(self):
+        self.closed, self.threads = threading.Event(), []
+
+    def close(self):
+        connection.close()
+        self.threads.append(threading.current_thread().name)
+        self.closed.set()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_thread_writes_the_log_when_a_request_wakes_it(api, free_vendor, settings, real_flusher, monkeypatch):
     settings.REQUEST_LOG_BUFFER = 4
     written, threads = signalling(monkeypatch, request_log, "flush")
+    closing = ClosingConnection()
+    monkeypatch.setattr(flusher, "connection", closing)
 
     get_token(api, free_vendor)  # one entry waiting
     assert not written.is_set()
@@ -59,6 +74,8 @@ def test_the_thread_writes_the_log_when_a_request_wakes_it(api, free_vendor, set
     assert written.wait(WAIT)
     assert threads == ["usage-flush"]
     assert list(RequestLogEntry.objects.values_list("path", flat=True)) == ["/auth/token", "/auth/token"]
+    assert closing.closed.wait(WAIT)  # the thread's own connection, closed after its turn
+    assert closing.threads == ["usage-flush"]
     assert request_log.take() == []
 
 
