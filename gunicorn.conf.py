@@ -105,6 +105,22 @@ def on_starting(server):
         stale.unlink()
 
 
+def worker_exit(server, worker):
+    """In the worker, as it stops (SIGTERM, max_requests, a reload): write the usage counts, last uses and request log
+    entries it still holds (vendors/limits/flusher.py), or they would be lost with it. Bounded well within
+    graceful_timeout, after which the master kills the worker anyway; a flush that fails is logged, never raised."""
+    from django.apps import apps
+
+    if not apps.ready:  # a worker that never loaded the app holds nothing
+        return
+    try:
+        from vendors.limits import flusher
+
+        flusher.flush_at_exit(seconds=max(1.0, min(5.0, server.cfg.graceful_timeout / 2)))
+    except Exception:
+        server.log.exception("The exit flush could not start.")
+
+
 def child_exit(server, worker):
     """A worker is gone: its counters stay in the sum, its live gauges (charp_redis_up) leave it."""
     from prometheus_client import multiprocess

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from vendors import services
 from vendors.caching import copies, versions
-from vendors.limits import last_used, request_log, store
+from vendors.limits import flusher, last_used, request_log, store
 
 on_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL (set DATABASE_URL)"
@@ -51,6 +51,22 @@ def isolated_rate_limits(request, settings, monkeypatch):
         keys = list(client.scan_iter(match=f"{settings.RATELIMIT_KEY_PREFIX}*", count=1000))
         if keys:
             client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def flusher_without_thread(monkeypatch) -> flusher.Flusher:
+    """A fresh background flusher (vendors/limits/flusher.py) for each test, whose thread never starts: a test writes
+    the buffers by calling `turn()` (what the thread runs) or the flushes themselves, in its own transaction. The
+    tests of the thread install a real one (see tests/vendors/test_flusher.py)."""
+    fresh = flusher.Flusher()
+    fresh.starts = 0
+
+    def start():
+        fresh.starts += 1
+
+    monkeypatch.setattr(fresh, "_start", start)
+    monkeypatch.setattr(flusher, "FLUSHER", fresh)
+    return fresh
 
 
 @pytest.fixture

@@ -111,9 +111,9 @@ class Server:
     port: int
     log: Path
 
-    def call(self, method, path, body=None, token=None, source="127.0.0.1") -> Reply:
+    def call(self, method, path, body=None, token=None, source="127.0.0.1", headers=None) -> Reply:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15, source_address=(source, 0))
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:

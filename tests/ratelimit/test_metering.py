@@ -49,16 +49,23 @@ def test_flushes_add_up_and_never_count_twice(free_vendor, as_vendor):
     assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 7
 
 
-def test_a_worker_flushes_when_the_interval_has_passed(free_vendor, as_vendor, settings, monkeypatch):
+def test_the_flusher_not_the_request_flushes_each_interval(
+    free_vendor, as_vendor, settings, flusher_without_thread, django_assert_num_queries
+):
     client = as_vendor(free_vendor)
     client.get("/brands")
-    assert not UsageDay.objects.exists()
+    assert not flusher_without_thread.starts  # USAGE_FLUSH_INTERVAL=0: cron flushes, no thread
     settings.USAGE_FLUSH_INTERVAL = 3600
-    monkeypatch.setattr(metering, "_next_flush", 0.0)
-    client.get("/brands")  # this worker's first turn: due
+    client.get("/brands")
+    assert flusher_without_thread.starts == 1  # the process's flusher started, and nothing written by the request
+    assert not UsageDay.objects.exists()
+
+    flusher_without_thread.turn()  # the thread's first turn: due at once
     assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 2
-    client.get("/brands")  # not due again for an hour
-    assert UsageDay.objects.get(vendor=free_vendor.vendor).requests == 2
+    client.get("/brands")
+    with django_assert_num_queries(0):
+        flusher_without_thread.turn()  # not due again for an hour
+    assert 3590 < flusher_without_thread.seconds_to_wait() <= 3600
 
 
 def test_usage_by_day_fills_missing_days_with_zero(free_vendor):

@@ -5,7 +5,7 @@ import base64
 import io
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from tests.conftest import get_token
+from tests.conftest import get_token, on_postgres
 from vendors import services
 from vendors.limits import metering, request_log
 from vendors.models import RequestLogEntry
@@ -170,21 +170,31 @@ def test_a_request_adds_no_query_and_no_write_before_the_flush(api, free_vendor,
     assert len(request_log.take()) == 2  # both waiting in the worker
 
 
-def test_a_busy_worker_writes_its_buffer_once_half_of_it_waits(api, free_vendor, settings):
+def test_the_request_that_fills_half_the_buffer_only_wakes_the_flusher(
+    api, free_vendor, settings, flusher_without_thread
+):
     settings.REQUEST_LOG_BUFFER = 4
     access_token = get_token(api, free_vendor)["access_token"]
     vendor_api = bearer(access_token)
-    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-1")
-    assert not RequestLogEntry.objects.exists()  # one entry short of half
+    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-1")  # this worker's copy of the token from here on
+    request_log.reset()
+    flusher_without_thread.woken.clear()
+    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-2")
+    assert not flusher_without_thread.woken.is_set()  # one entry short of half
 
-    vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-2")  # finds two waiting: writes them, then waits itself
+    with CaptureQueriesContext(connection) as captured:
+        vendor_api.get("/brands", HTTP_X_REQUEST_ID="req-3")  # two waiting now
 
-    assert RequestLogEntry.objects.count() == 2
-    assert [entry.request_id for entry in request_log.take()] == ["req-2"]
+    assert not [query for query in captured.captured_queries if "requestlogentry" in query["sql"].lower()]
+    assert flusher_without_thread.woken.is_set()
+    assert not RequestLogEntry.objects.exists()
+    flusher_without_thread.turn()  # what the woken thread runs
+    assert list(RequestLogEntry.objects.order_by("time").values_list("request_id", flat=True)) == ["req-2", "req-3"]
+    assert request_log.take() == []
 
 
 def test_while_the_database_is_down_the_buffer_is_bounded_and_what_it_drops_is_counted(
-    api, free_vendor, settings, monkeypatch
+    api, free_vendor, settings, monkeypatch, flusher_without_thread
 ):
     access_token = get_token(api, free_vendor)["access_token"]
     settings.REQUEST_LOG_BUFFER = 3
@@ -193,15 +203,17 @@ def test_while_the_database_is_down_the_buffer_is_bounded_and_what_it_drops_is_c
     def unreachable(*args, **kwargs):
         raise OperationalError("the database is down")
 
-    monkeypatch.setattr(RequestLogEntry.objects, "bulk_create", unreachable)
+    insert = request_log._insert
+    monkeypatch.setattr(request_log, "_insert", unreachable)
     vendor_api = bearer(access_token)
-    for n in range(5):  # each tries to write the buffer, fails, and keeps it
+    for n in range(5):
         assert vendor_api.get(f"/brands?n={n}", HTTP_X_REQUEST_ID=f"req-{n}").status_code == 200
+    assert not flusher_without_thread.turn()  # failed, logged, and kept the buffer
     with pytest.raises(OperationalError):
         metering.usage_flush()
 
     assert dropped("buffer_full") - before == 3  # the token request and the first two of the five were kept
-    monkeypatch.undo()
+    monkeypatch.setattr(request_log, "_insert", insert)  # back up (not undo(): that would undo the test's flusher)
     metering.usage_flush()
     assert list(RequestLogEntry.objects.order_by("time", "id").values_list("path", "request_id"))[1:] == [
         ("/brands?n=[redacted]", "req-0"),
@@ -250,6 +262,39 @@ def test_a_vendor_deleted_between_the_check_and_the_insert_is_checked_for_again(
     monkeypatch.setattr(request_log, "_write", deleted_meanwhile)
     assert request_log.flush() == 1
     assert list(RequestLogEntry.objects.values_list("vendor_id", flat=True)) == [kept.pk]
+
+
+@on_postgres
+@pytest.mark.django_db
+def test_postgresql_writes_the_log_with_one_copy_of_every_field(free_vendor, standard_vendor, monkeypatch):
+    import psycopg
+
+    statements = []
+    real_copy = psycopg.Cursor.copy
+
+    def copy(cursor, statement, *args, **kwargs):
+        statements.append(str(statement))
+        return real_copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+    first, second = free_vendor.vendor.pk, standard_vendor.vendor.pk
+    entries = [
+        request_log.Entry(first, 1767225600.123456, "GET", "/brands?q=[redacted]", 200, "", 1.25, "req-1", None),
+        request_log.Entry(second, 1767225601.5, "POST", "/marques/été/日本…", 403, "plan_forbidden", 0.5, "r2", "::1"),
+        request_log.Entry(first, 1767225602.0, "GET", "/brands/%00", 404, "not_found", 12.0, "", "203.0.113.9"),
+        request_log.Entry(first, 1767225603.0, "DELETE", "/a\\b\tc\nd", 500, "server_error", 3.0, "x", "10.0.0.1"),
+    ]
+    request_log.restore(entries)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert request_log.flush() == 4
+
+    assert len(statements) == 1 and statements[0].startswith('COPY "vendors_requestlogentry" (')
+    assert not [query for query in captured.captured_queries if "INSERT" in query["sql"]]
+    rows = RequestLogEntry.objects.order_by("time").values_list(
+        "vendor_id", "time", "method", "path", "status", "error", "latency_ms", "request_id", "source_address"
+    )
+    assert list(rows) == [(e.vendor_id, datetime.fromtimestamp(e.started, UTC), *e[2:]) for e in entries]
 
 
 def test_staff_see_the_log_newest_first_linked_from_the_vendor_page(api, free_vendor, viewer_client):

@@ -22,7 +22,9 @@ _lock = threading.Lock()
 
 def record(vendor_id: int, secret_hash: str) -> None:
     """Note that the vendor's secret stored as `secret_hash` just obtained a token (one dict write)."""
-    _pending[(vendor_id, secret_hash)] = timezone.now()
+    moment = timezone.now()
+    with _lock:  # the flusher thread may be taking the dict this very moment
+        _pending[(vendor_id, secret_hash)] = moment
 
 
 def take() -> dict[tuple[int, str], datetime]:

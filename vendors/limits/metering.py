@@ -2,16 +2,14 @@
 
 Each API request adds one to a counter in Redis (inside the rate-limit script, so it costs no extra round trip) or
 in the process when Redis is absent or down. `usage_flush()` moves the counts into the database: `manage.py
-flushusage` runs it (cron), and every USAGE_FLUSH_INTERVAL seconds the first worker to notice that a flush is due
-runs it after answering a request, holding a Redis lock so that only one process flushes at a time. The same flush
-writes when each client secret last obtained a token (vendors/limits/last_used.py) and this process's request log
-entries (vendors/limits/request_log.py). A crash between the database commit and the end of the flush can count one
-batch twice; a flush that fails is retried whole.
+flushusage` runs it (cron), and every USAGE_FLUSH_INTERVAL seconds each worker's background flusher thread runs it
+(vendors/limits/flusher.py; never a request), holding a Redis lock so that only one process flushes the shared counts
+at a time. A worker that exits writes what it holds first (gunicorn's worker_exit hook). The same flush writes when
+each client secret last obtained a token (vendors/limits/last_used.py) and this process's request log entries
+(vendors/limits/request_log.py). A crash between the database commit and the end of the flush can count one batch
+twice; a flush that fails is retried whole.
 """
 
-import logging
-import threading
-import time
 from collections import defaultdict
 from datetime import date
 
@@ -22,12 +20,7 @@ from django.db.models import F
 from charp.http import metrics
 from vendors.limits import last_used, request_log, store
 
-logger = logging.getLogger(__name__)
-
 FLUSH_LOCK = "usage-flush"
-
-_next_flush = 0.0
-_next_flush_lock = threading.Lock()
 
 
 def _parse(counts: dict[str, int]) -> dict[tuple[str, date], dict[str, int]]:
@@ -68,13 +61,14 @@ def _write(counts: dict[str, int]) -> int:
     return touched
 
 
-def usage_flush() -> int:
-    """Move every pending usage count into UsageDay; returns the number of (vendor, day) rows updated."""
+def usage_flush(*, shared: bool = True) -> int:
+    """Move every pending usage count into UsageDay; returns the number of (vendor, day) rows updated. With
+    shared=False (a worker's exit) only what this process holds: not the counts in Redis, which others flush."""
     touched = 0
     # Whether the shared counts reached the database (or there are none): not while Redis is down, nor when another
     # process holds the flush (it records its own).
     flushed = store.backend() is store.LOCAL
-    if not flushed:
+    if shared and not flushed:
         interval = max(60, settings.USAGE_FLUSH_INTERVAL)
         if store.call("acquire", name=FLUSH_LOCK, seconds=interval):
             try:
@@ -99,20 +93,3 @@ def usage_flush() -> int:
     if flushed:
         metrics.usage_flushed()
     return touched
-
-
-def flush_if_due() -> None:
-    """Flush when this process has not tried for USAGE_FLUSH_INTERVAL seconds (0: never; cron does it)."""
-    global _next_flush
-    interval = settings.USAGE_FLUSH_INTERVAL
-    if not interval or time.monotonic() < _next_flush:
-        return
-    with _next_flush_lock:
-        if time.monotonic() < _next_flush:
-            return
-        _next_flush = time.monotonic() + interval
-    try:
-        usage_flush()
-    except Exception:
-        # Metering must never fail a request; the counts stay pending and the next flush retries them.
-        logger.exception("Usage flush failed; will retry.")
