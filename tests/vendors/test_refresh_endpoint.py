@@ -12,6 +12,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import get_token, on_postgres
+from tests.ratelimit.test_plan_limits import set_plan_limits
 from vendors import services
 from vendors.limits import request_log, store
 from vendors.oauth import tokens
@@ -169,6 +170,23 @@ def test_a_forged_name_is_an_unknown_refresh_token(client, api, free_vendor, mon
     assert "RateLimit" not in response
     issued = store.call("issue", base=store.issuance_base(named.client_id), limit=-1, now_ms=None)
     assert issued is None or issued[1].count == 2  # the token request's and this probe's: the forgery gave its back
+
+
+@pytest.mark.parametrize("also", ["a scope beyond its grant", "over the hourly limit"])
+def test_reuse_is_detected_before_any_other_refusal(client, api, standard_vendor, also):
+    """Whatever else would refuse a reused refresh token, its family is revoked first (the one-statement rotation
+    is not tried then: the older path reads the row)."""
+    first = get_token(api, standard_vendor, scope="brands")
+    second = refresh(client, first["refresh_token"]).json()
+    extra = {"scope": "brands campaigns"} if also == "a scope beyond its grant" else {}
+    if also == "over the hourly limit":
+        set_plan_limits("standard", tokens_per_hour=2)
+
+    replay = refresh(client, first["refresh_token"], **extra)
+
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert "every token from that login has been revoked" in replay.json()["error_description"]
+    assert refresh(client, second["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_form_refresh_at_the_token_endpoint_requires_client_authentication(client, api, free_vendor):
