@@ -201,6 +201,21 @@ def test_tags_change_only_with_what_they_cover(store):
     assert tags(store, "c2").data == other.data
 
 
+def test_ending_a_token_moves_the_auth_tag_but_not_the_clients(store):
+    """A refresh's rotation ends one access token (field "t"): copies of tokens go, the copy of the client stays
+    good; a change of the client, vendor or plan moves both."""
+    first = tags(store)
+    assert first.client is not None and hit(store, None).tags == first
+    bump(store, (vendor_key("c1"), "t"))
+    ended = tags(store)
+    assert ended.auth != first.auth and ended.client == first.client and ended.of_client == first.client
+    bump(store, (vendor_key("c1"), "a"))
+    assert tags(store).client != ended.client and tags(store).auth != ended.auth
+    other = tags(store, "c2")
+    bump(store, (limits.version_keys("")[1], "a"))  # a plan changed: every vendor's client
+    assert tags(store, "c2").client != other.client
+
+
 def test_a_stale_tag_counts_nothing_and_hands_back_the_current_one(store):
     current = tags(store)
     assert hit(store, None, expected=current.auth).status == STATUS_OK

@@ -151,6 +151,7 @@ def test_token_requests_and_refreshes_answered_503_give_their_count_back(api, fr
         down = Mock(side_effect=OperationalError("server closed the connection"))
         outage.setattr(writes, "insert_token_pair", down)
         outage.setattr(writes, "rotate_token_pair", down)
+        outage.setattr(writes, "rotate_presented", down)
         assert token_request(api, free_vendor).status_code == 503
         assert refresh_request(api, first.json()["refresh_token"]).status_code == 503
     refreshed = refresh_request(api, first.json()["refresh_token"])
@@ -162,6 +163,7 @@ def test_a_refresh_that_lost_its_race_gives_its_count_back(api, free_vendor, mon
     first = token_request(api, free_vendor)
     with monkeypatch.context() as race:
         race.setattr(writes, "rotate_token_pair", lambda *args: writes.Rotation.ALREADY_USED)
+        race.setattr(writes, "rotate_presented", lambda *args: (writes.Rotation.ALREADY_USED, None))
         lost = refresh_request(api, first.json()["refresh_token"])
     assert lost.status_code == 400 and lost.json()["error"] == "invalid_grant"
     second = token_request(api, free_vendor)

@@ -1,5 +1,6 @@
 """POST /auth/refresh (and grant_type=refresh_token at /auth/token): rotation, reuse detection, expiry, races."""
 
+import secrets
 import threading
 from datetime import timedelta
 
@@ -11,8 +12,11 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import get_token, on_postgres
+from tests.ratelimit.test_plan_limits import set_plan_limits
 from vendors import services
-from vendors.oauth.tokens import token_checksum
+from vendors.limits import request_log, store
+from vendors.oauth import tokens
+from vendors.oauth.tokens import NamedRefresh, named_refresh, token_checksum
 
 from .oauth_helpers import as_json, credentials, form
 
@@ -87,13 +91,102 @@ def test_refresh_token_lookups_are_never_ordered_by_id(client, api, free_vendor)
     assert not [sql for sql in lookups if 'ORDER BY "oauth2_provider_refreshtoken"."id"' in sql]
 
 
-def test_a_refresh_costs_one_read_and_one_write(client, api, free_vendor, django_assert_num_queries):
-    """The refresh token with its access token, client and vendor in one SELECT; on PostgreSQL the rotation in one
-    statement (vendors/oauth/writes.py), on SQLite four in a transaction (with its SAVEPOINT and RELEASE in a test).
-    Redis counts the issuance."""
+def test_a_refresh_costs_one_statement(client, api, free_vendor, django_assert_num_queries):
+    """The client its refresh token names from this worker's copy, as at /auth/token; on PostgreSQL the rotation,
+    which checks the refresh token, as one statement (vendors/oauth/writes.py, `rotate_presented`), on SQLite five
+    in a transaction (with its SAVEPOINT and RELEASE in a test). A rotation ends only a token, which leaves the copy
+    of the client good: so the next refresh costs the same."""
     first = get_token(api, free_vendor)
-    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
-        assert refresh(client, first["refresh_token"]).status_code == 200
+    second = refresh(client, first["refresh_token"]).json()
+
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 7):
+        assert refresh(client, second["refresh_token"]).status_code == 200
+
+
+def redis_calls(monkeypatch) -> list[str]:
+    """The store operations (each one round trip to Redis) made from now on, by name."""
+    calls, real = [], store.call
+
+    def counted(method, /, **kwargs):
+        calls.append(method)
+        return real(method, **kwargs)
+
+    monkeypatch.setattr(store, "call", counted)
+    return calls
+
+
+def test_a_refresh_costs_two_redis_round_trips(client, api, free_vendor, monkeypatch):
+    """As at /auth/token, one round trip before any database work: the failure budget, the cache tags of the client
+    its refresh token names and the refresh's issuance count; then the bump that ends its old access token in every
+    worker's cache."""
+    first = get_token(api, free_vendor)
+    second = refresh(client, first["refresh_token"]).json()
+    calls = redis_calls(monkeypatch)
+
+    assert refresh(client, second["refresh_token"]).status_code == 200
+
+    assert calls == ["check_and_tags", "bump"]
+
+
+def test_a_refresh_token_names_its_client_and_grant(api, free_vendor):
+    value = get_token(api, free_vendor)["refresh_token"]
+
+    named = named_refresh(value)
+
+    client_id = free_vendor.vendor.client_id
+    assert value.startswith(f"{client_id}.")
+    assert named == NamedRefresh(client_id, AccessToken.objects.get().scope)
+    assert RefreshToken.objects.get().token_checksum == token_checksum(value)  # the whole value, hashed at rest
+
+
+def test_a_refresh_token_of_the_older_format_still_refreshes(client, api, free_vendor, monkeypatch):
+    """Issued before refresh tokens named their client: wholly random, refreshed as before (its issuance counted
+    once its row names the client)."""
+    get_token(api, free_vendor)
+    old = secrets.token_urlsafe(32)
+    RefreshToken.objects.update(token_checksum=token_checksum(old))
+    calls = redis_calls(monkeypatch)
+
+    response = refresh(client, old)
+
+    assert response.status_code == 200
+    assert named_refresh(old) is None and named_refresh(response.json()["refresh_token"]) is not None
+    assert calls == ["check", "issue", "bump"]
+
+
+def test_a_forged_name_is_an_unknown_refresh_token(client, api, free_vendor, monkeypatch):
+    """A value in the named format that no row has: refused as unknown (a failed authentication), its issuance count
+    given back, and the client it names neither identified nor told anything about itself."""
+    named = named_refresh(get_token(api, free_vendor)["refresh_token"])
+    forged = f"{named.client_id}.{tokens.generate_refresh_token_grant(named.scope)}.{secrets.token_urlsafe(32)}"
+    identified = []
+    monkeypatch.setattr(request_log, "identify", identified.append)
+
+    response = refresh(client, forged)
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.json()["error_description"].startswith("This refresh token is unknown")
+    assert identified == []
+    assert "RateLimit" not in response
+    issued = store.call("issue", base=store.issuance_base(named.client_id), limit=-1, now_ms=None)
+    assert issued is None or issued[1].count == 2  # the token request's and this probe's: the forgery gave its back
+
+
+@pytest.mark.parametrize("also", ["a scope beyond its grant", "over the hourly limit"])
+def test_reuse_is_detected_before_any_other_refusal(client, api, standard_vendor, also):
+    """Whatever else would refuse a reused refresh token, its family is revoked first (the one-statement rotation
+    is not tried then: the older path reads the row)."""
+    first = get_token(api, standard_vendor, scope="brands")
+    second = refresh(client, first["refresh_token"]).json()
+    extra = {"scope": "brands campaigns"} if also == "a scope beyond its grant" else {}
+    if also == "over the hourly limit":
+        set_plan_limits("standard", tokens_per_hour=2)
+
+    replay = refresh(client, first["refresh_token"], **extra)
+
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert "every token from that login has been revoked" in replay.json()["error_description"]
+    assert refresh(client, second["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_form_refresh_at_the_token_endpoint_requires_client_authentication(client, api, free_vendor):

@@ -2,6 +2,7 @@
 ones django-oauth-toolkit itself would write, and usable the same way."""
 
 import json
+import secrets
 
 import pytest
 from django.db import connection
@@ -58,9 +59,19 @@ def refresh(client, refresh_token: str):
     return client.post("/auth/refresh", json.dumps({"refresh_token": refresh_token}), content_type="application/json")
 
 
-def test_the_one_statement_rotation_writes_what_dot_writes(client, standard_vendor, monkeypatch):
+@pytest.mark.parametrize("older_format", [False, True], ids=["named", "older format"])
+def test_the_one_statement_rotation_writes_what_dot_writes(client, standard_vendor, monkeypatch, older_format):
+    """Both one-statement rotations: of a refresh token that names its client (`rotate_presented`), and of one of
+    the older, wholly random format, read first (`rotate_token_pair`)."""
+
     def rotate() -> tuple[RefreshToken, AccessToken, RefreshToken]:
         first = issue(client, standard_vendor)
+        if older_format:
+            older = secrets.token_urlsafe(32)
+            RefreshToken.objects.filter(token_checksum=token_checksum(first["refresh_token"])).update(
+                token_checksum=token_checksum(older)
+            )
+            first["refresh_token"] = older
         response = refresh(client, first["refresh_token"])
         assert response.status_code == 200
         previous = RefreshToken.objects.get(token_checksum=token_checksum(first["refresh_token"]))
@@ -114,4 +125,5 @@ def test_the_hot_statements_are_prepared_once_per_connection(client, standard_ve
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("INSERT INTO" in sql and "oauth2_provider_accesstoken" in sql for sql in prepared), prepared
     assert any("UPDATE" in sql and "oauth2_provider_refreshtoken" in sql for sql in prepared), prepared
-    assert any(sql.startswith("SELECT") and "token_checksum" in sql for sql in prepared), prepared
+    # The refresh token's checks are the rotation's: no read of its row before it.
+    assert any("UPDATE" in sql and "r.token_checksum" in sql for sql in prepared), prepared

@@ -1,7 +1,8 @@
 """The versions that keep every worker's copies exact (vendors/caching/copies.py), and what moves them.
 
 Every vendor has two versions there (vendors/limits/store.py): `auth` covers its client, vendor row and access
-tokens (and, through a global version, every plan); `data` its brands and campaigns. The rate-limit script that
+tokens (and, through a global version, every plan); `data` its brands and campaigns. Copies of clients are kept under
+the part of `auth` that ending one token does not move, so a refresh keeps its client cached. The rate-limit script that
 already runs on every API request hands back both, so a cached token (and a cached page) is checked against them in
 that same round trip:
 
@@ -156,7 +157,9 @@ def invalidate(client_id: str | object, *, auth: bool = False, data: bool = Fals
         _pending.announce.add(f"token:{token}" if token else "client:")
     key = store.version_keys("")[1] if client_id is GLOBAL else store.version_keys(client_id)[0]
     if auth:
-        bumps.add((key, "a"))
+        # Ending a token moves the vendor's token version, which the auth tag includes and the client tag does not:
+        # a refresh keeps its client in every worker's cache (vendors/limits/store.py, `_versions`).
+        bumps.add((key, "t" if token else "a"))
     if data:
         bumps.add((key, "d"))
     # One callback per call, but the first to run sends them all; a rolled-back transaction's bumps go out with the

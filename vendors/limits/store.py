@@ -50,6 +50,9 @@ end"""
 # received the last bumps, hands back old values, and the run_id keeps them from matching the tags cached before
 # (INFO costs about 8 µs of Redis time per call, measured; it is read in the same script, so it names exactly the
 # server whose values the tag carries). Reading never creates a vendor's hash: unknown client IDs cost nothing.
+# A vendor's hash has three fields: `a` (its client, vendor row; with the global hash's `a`, its plan), `t` (its access
+# tokens ended one by one: a refresh's rotation, a revocation) and `d` (its brands and campaigns). The client tag
+# covers `a`, the auth tag `a` and `t`, the data tag `d`: so a refresh leaves every worker's copy of its client good.
 # KEYS[v], KEYS[v+1], KEYS[v+2]: the vendor's hash, the global hash, the era; `fresh` a fresh random era.
 SERVER = "string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')"
 
@@ -61,8 +64,9 @@ if not era then
   redis.call('HSET', KEYS[{v} + 2], 'name', era)
 end
 era = {SERVER} .. '.' .. era
-local vendor = redis.call('HMGET', KEYS[{v}], 'a', 'd')
-local auth_tag = era .. ':' .. (redis.call('HGET', KEYS[{v} + 1], 'a') or '0') .. ':' .. (vendor[1] or '0')
+local vendor = redis.call('HMGET', KEYS[{v}], 'a', 'd', 't')
+local client_tag = era .. ':' .. (redis.call('HGET', KEYS[{v} + 1], 'a') or '0') .. ':' .. (vendor[1] or '0')
+local auth_tag = client_tag .. ':' .. (vendor[3] or '0')
 local data_tag = era .. ':' .. (vendor[2] or '0')"""
 
 
@@ -80,7 +84,7 @@ local window = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
 --VERSIONS--
 if ARGV[9] ~= '' and ARGV[9] ~= auth_tag then
-  return {3, 0, 0, 0, 0, auth_tag, data_tag}
+  return {3, 0, 0, 0, 0, auth_tag, data_tag, client_tag}
 end
 --CLOCK--
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -97,7 +101,7 @@ if status ~= 0 then
   -- The count falls below the limit when the entry at index (count - limit) leaves the window.
   local index = math.max(count - limit, 0)
   local entry = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
-  return {status, count, tonumber(entry[2] or now), used, now, auth_tag, data_tag}
+  return {status, count, tonumber(entry[2] or now), used, now, auth_tag, data_tag, client_tag}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], window)
@@ -107,7 +111,7 @@ if used == 1 then
 end
 redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count + 1, tonumber(oldest[2]), used, now, auth_tag, data_tag}
+return {0, count + 1, tonumber(oldest[2]), used, now, auth_tag, data_tag, client_tag}
 """.replace("--CLOCK--", _clock(8)).replace("--VERSIONS--", _versions("4", "ARGV[10]"))
 
 # Take back what one admitted request counted, when it was answered 5xx (vendors/limits/middleware.py): its window
@@ -128,7 +132,7 @@ return 1
 # The current tags of one vendor. KEYS: versions (see _versions); ARGV: 1 a fresh era.
 TAGS_SCRIPT = f"""
 {_versions("1", "ARGV[1]")}
-return {{auth_tag, data_tag}}
+return {{auth_tag, data_tag, client_tag}}
 """
 
 # Give each KEYS[i] (a vendor's or the global hash) a new value in field ARGV[i + 1]. The era hash (name and
@@ -203,10 +207,10 @@ local windows = #KEYS - 3 - (counted and 1 or 0)
 {_wait("windows", 5)}
 {_versions("windows + 1", "ARGV[3]")}
 if not counted then
-  return {{wait, auth_tag, data_tag, -1, 0, ''}}
+  return {{wait, auth_tag, data_tag, -1, 0, '', client_tag}}
 end
 {_issued("KEYS[#KEYS]", "1")}
-return {{wait, auth_tag, data_tag, issued, reset, issued_key}}
+return {{wait, auth_tag, data_tag, issued, reset, issued_key, client_tag}}
 """
 
 # Add one event to every window in KEYS; with ARGV[4] = '1' the last key is instead an issuance counter (see
@@ -275,10 +279,17 @@ SCRIPTS = {
 @dataclass(frozen=True)
 class Tags:
     """The cache versions of one vendor: `auth` covers its client, vendor row, plan and tokens; `data` its brands
-    and campaigns."""
+    and campaigns; `client` (where read) its client, vendor row and plan only, so that ending one of its tokens
+    (a refresh's rotation) leaves the worker's copy of its client good."""
 
     auth: str
     data: str
+    client: str | None = None
+
+    @property
+    def of_client(self) -> str:
+        """The tag a copy of the vendor's client is kept under."""
+        return self.auth if self.client is None else self.client
 
 
 @dataclass(frozen=True)
@@ -384,16 +395,18 @@ class RedisBackend:
         args = [limit, window_ms, quota, quota_ttl, member, requests_field, throttled_field, self._now(now_ms)]
         args += [expected_auth or "", _era()]
         keys = [window_key, quota_key, f"{_prefix()}usage:pending", *version_keys]
-        *numbers, auth, data = self._hit(keys=keys, args=args, client=self.client)
-        return Outcome(*(int(value) for value in numbers), Tags(auth.decode(), data.decode()), member)
+        *numbers, auth, data, of_client = self._hit(keys=keys, args=args, client=self.client)
+        return Outcome(
+            *(int(value) for value in numbers), Tags(auth.decode(), data.decode(), of_client.decode()), member
+        )
 
     def refund(self, *, window_key, member, quota_key, requests_field) -> bool:
         keys = [window_key, quota_key, f"{_prefix()}usage:pending"]
         return bool(self._refund(keys=keys, args=[member, requests_field], client=self.client))
 
     def tags(self, *, version_keys) -> Tags:
-        auth, data = self._tags(keys=version_keys, args=[_era()], client=self.client)
-        return Tags(auth.decode(), data.decode())
+        auth, data, of_client = self._tags(keys=version_keys, args=[_era()], client=self.client)
+        return Tags(auth.decode(), data.decode(), of_client.decode())
 
     def bump(self, *, keys, fields, channel="", messages=()) -> bool:
         self._bump(keys=keys, args=[_era(), *fields, channel, *messages], client=self.client)
@@ -408,9 +421,9 @@ class RedisBackend:
         counted = issuance_base is not None
         args = [window_ms, self._now(now_ms), _era(), "1" if counted else "", *limits]
         keys = [*keys, *version_keys, *([issuance_base] if counted else [])]
-        wait, auth, data, count, reset, key = self._check_and_tags(keys=keys, args=args, client=self.client)
+        wait, auth, data, count, reset, key, of_client = self._check_and_tags(keys=keys, args=args, client=self.client)
         issued = Issued(int(count), int(reset), key.decode()) if counted else None
-        return int(wait), Tags(auth.decode(), data.decode()), issued
+        return int(wait), Tags(auth.decode(), data.decode(), of_client.decode()), issued
 
     def issue(self, *, base, limit, now_ms) -> tuple[bool, Issued]:
         allowed, count, reset, key = self._issue(keys=[base], args=[limit, self._now(now_ms)], client=self.client)

@@ -86,6 +86,13 @@ class TokenRequest:
     # are issued (`judges_address`); not at /auth/revoke, since ending a token from anywhere takes no access.
     address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     judges_address: bool = False
+    # The client whose tags (and issuance count) the round trip read: the one presented, or at /auth/refresh the one
+    # its refresh token names (vendors/oauth/tokens.py, `named_refresh`).
+    tagged_client_id: str | None = None
+
+    def __post_init__(self):
+        if self.tagged_client_id is None:
+            self.tagged_client_id = self.presented.client_id
 
 
 _current: ContextVar[TokenRequest | None] = ContextVar("token_request", default=None)

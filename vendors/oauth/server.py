@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -19,11 +19,12 @@ from charp.http import metrics
 from charp.http.logs import client_id_var
 from vendors.caching import lookups, versions
 from vendors.limits import last_used, request_log
+from vendors.limits.failures import FailureBudget
 from vendors.limits.issuance import Issuance, IssuanceLimited, count_refresh
 from vendors.oauth import client_auth, writes
 from vendors.oauth.addresses import AddressNotAllowed
 from vendors.oauth.client_secrets import matched_secret_hash
-from vendors.oauth.tokens import HEADER, effective_scopes, token_checksum
+from vendors.oauth.tokens import HEADER, NamedRefresh, effective_scopes, named_refresh, token_checksum
 
 CHANGED_MEANWHILE = (
     "This client was suspended, its tokens revoked or its secret rotated while the request was processed. "
@@ -163,7 +164,7 @@ class Validator(OAuth2Validator):
         request.client = None
         if isinstance(client_id, str) and client_auth.CLIENT_ID.fullmatch(client_id):
             current = client_auth.current()
-            tags = current.tags if current.presented.client_id == client_id else None
+            tags = current.tags if current.tagged_client_id == client_id else None
             request.client = lookups.cached_client(client_id, tags)
         return request.client
 
@@ -196,7 +197,7 @@ class Validator(OAuth2Validator):
         last_used.record(client.vendor.pk, matched)
         client_id_var.set(client.client_id)  # for the access log
         metrics.plan_var.set(client.vendor.plan.code)
-        if current.issued is not None:
+        if current.issued is not None and request.grant_type != "refresh_token":  # a refresh's: judged with its token
             # Counted before authentication, in the view's one round trip; judged now that the plan is known.
             current.issuance = Issuance(client.vendor.plan, current.issued)
             if current.issuance.exceeded:
@@ -221,6 +222,15 @@ class Validator(OAuth2Validator):
         token["scope"] = " ".join(effective_scopes(request))
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        named = self._presentable(refresh_token, client, request)
+        if named is not None:
+            # Checked by the rotation's one statement (`_rotate`), which falls back to the checks below when it
+            # matches no live row: any other answer than a new pair comes from the row, as for an older token.
+            request.charp_named, request.refresh_token_instance = named, None
+            request.user, request.refresh_token = client.user, refresh_token
+            return True
+        self._verify_client(request)
+        client = request.client
         if self._dot_validate_refresh_token(refresh_token, client, request):
             # After DOT's checks, so that a reused refresh token still revokes its family from any address.
             refuse_other_addresses(client, request)
@@ -228,6 +238,40 @@ class Validator(OAuth2Validator):
                 refuse_scopes_beyond_the_plan(utils.scope_to_list(request.scope), client, request)
             return True
         raise errors.InvalidGrantError(description=self._refresh_refusal(refresh_token, client), request=request)
+
+    @staticmethod
+    def _presentable(refresh_token: str, client, request) -> NamedRefresh | None:
+        """The client and grant a refresh token names, when the rotation alone may check it: it names the client
+        being served, and nothing but its row could refuse it (the address, the scope asked for and the hourly
+        limit all allow it), since reuse detection must come before any other refusal."""
+        named = named_refresh(refresh_token)
+        if named is None or named.client_id != client.client_id or not named.scope or not writes.direct_insert():
+            return None
+        if getattr(request, "charp_fell_back", False):
+            return None
+        current = client_auth.current()
+        if current.judges_address and not client.vendor.admits(current.address):
+            return None
+        if request.scope:
+            asked, granted = utils.scope_to_list(request.scope), utils.scope_to_list(named.scope)
+            known, plan = oauth2_settings.SCOPES, client.vendor.plan
+            if not all(scope in granted and scope in known and plan.allows(scope) for scope in asked):
+                return None
+        if settings.RATELIMIT_ENABLED:
+            if current.issued is None or current.tagged_client_id != client.client_id:
+                return None  # counted once its row is found (Redis unavailable, or a refresh at /auth/token)
+            if Issuance(client.vendor.plan, current.issued).exceeded:
+                return None
+        return named
+
+    def _verify_client(self, request) -> None:
+        """Where the client came from the name in the refresh token (RefreshValidator), identify it by the row."""
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        named = getattr(request, "charp_named", None)
+        if named is not None:
+            return named.scope
+        return super().get_original_scopes(refresh_token, request, *args, **kwargs)
 
     @staticmethod
     def _refresh_refusal(refresh_token: str, client) -> str:
@@ -310,9 +354,16 @@ class Validator(OAuth2Validator):
         token revoked, its access token deleted, a new pair in the same family), as one statement on PostgreSQL
         (vendors/oauth/writes.py), under the vendor's share lock like every token write."""
         self._check_and_set_request_resource(request)
+        named = getattr(request, "charp_named", None)
+        if named is not None:
+            if self._rotate_presented(token, request, named):
+                return
+            # No live row matched: today's checks say why (reuse revokes the family), or rotate it if it is live.
+            request.charp_named, request.charp_fell_back = None, True
+            if not self.validate_refresh_token(request.refresh_token, request.client, request):
+                raise errors.InvalidGrantError(request=request)
         previous, client = request.refresh_token_instance, request.client
-        # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
-        client_auth.current().issuance = count_refresh(client.vendor.plan, client.client_id)
+        self._count_refresh(client)
         access, refresh = self._token_rows(token, request, family=previous.token_family, previous=previous)
         ended = previous.access_token.token_checksum
         outcome = writes.rotate_token_pair(previous, access, refresh, client.vendor)
@@ -324,6 +375,52 @@ class Validator(OAuth2Validator):
             raise errors.InvalidGrantError(description=RACE_LOST, request=request)
         # DOT's rotation deletes the access token, which no receiver hears (vendors/caching/versions.py).
         versions.tokens_ended(client.client_id, [ended])
+
+    def _rotate_presented(self, token, request, named: NamedRefresh) -> bool:
+        """Rotate a refresh token of the `<client_id>.<grant>.<random>` format in one statement that checks what
+        `_dot_validate_refresh_token` checks (vendors/oauth/writes.py, `rotate_presented`); False when no live row
+        matched, with nothing written."""
+        client = request.client
+        current = client_auth.current()
+        if current.issued is not None:
+            current.issuance = Issuance(client.vendor.plan, current.issued)  # within the limit (`_presentable`)
+        access, refresh = self._token_rows(token, request, family=None)
+        expire_delta = refresh_token_expire_timedelta()
+        alive_after = timezone.now() - expire_delta if expire_delta else datetime.min.replace(tzinfo=UTC)
+        checksum = token_checksum(request.refresh_token)
+        outcome, ended = writes.rotate_presented(checksum, named.scope, alive_after, access, refresh, client.vendor)
+        if outcome is writes.Rotation.NOT_LIVE:
+            return False
+        self._identify(client)  # a live row of this client has the token: it is the client's credential
+        if outcome is writes.Rotation.VENDOR_CHANGED:
+            raise errors.InvalidGrantError(description=REVOKED_MEANWHILE, request=request)
+        if outcome is writes.Rotation.ALREADY_USED:
+            raise errors.InvalidGrantError(description=RACE_LOST, request=request)
+        versions.tokens_ended(client.client_id, [ended])
+        return True
+
+    @staticmethod
+    def _identify(client) -> None:
+        """Name the client of a refresh in the request log, the access log and the metrics."""
+        request_log.identify(client.vendor.pk)  # the refresh token is this endpoint's credential
+        client_id_var.set(client.client_id)  # for the access log
+        metrics.plan_var.set(client.vendor.plan.code)
+
+    @staticmethod
+    def _count_refresh(client) -> None:
+        """A refresh issues a token too: judged here, where the vendor is known from the refresh token, against the
+        count the view's first round trip took when the token named this client (vendors/oauth/tokens.py), else
+        counted now (a refresh token of the older format, or a refresh at /auth/token)."""
+        current = client_auth.current()
+        if current.issued is not None and current.tagged_client_id == client.client_id:
+            current.issuance = Issuance(client.vendor.plan, current.issued)
+            if current.issuance.exceeded:
+                raise IssuanceLimited(current.issuance)
+            return
+        if current.issued is not None:  # counted for a client that is not the token's: cannot happen, never kept
+            FailureBudget.give_back(current.issued)
+            current.issued = None
+        current.issuance = count_refresh(client.vendor.plan, client.client_id)
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         # Inside DOT's transaction: first the vendor's row, shared, as the one-statement path does
@@ -344,8 +441,7 @@ class Validator(OAuth2Validator):
             found = list(live.values_list("pk", "access_token__token_checksum"))
             if not found:
                 raise errors.InvalidGrantError(description=RACE_LOST, request=request)
-            # A refresh issues a token too: counted here, where the vendor is known from the refresh token.
-            client_auth.current().issuance = count_refresh(vendor.plan, request.client.client_id)
+            self._count_refresh(request.client)
             saved = super()._save_bearer_token(token, request, *args, **kwargs)
             versions.tokens_ended(request.client.client_id, [checksum for _, checksum in found if checksum])
             return saved
@@ -440,6 +536,26 @@ class RefreshValidator(Validator):
         presented = request.refresh_token
         if not isinstance(presented, str) or not presented:
             self._unknown(presented if isinstance(presented, str) else "", request)
+        named = named_refresh(presented)
+        if named is not None and client_id in (None, "", named.client_id):
+            # The client the token names, from this worker's copy as at /auth/token; identified only once the row
+            # is found (the rotation's, or `_verify_client`'s), since the name alone proves nothing.
+            client = self._load_application(named.client_id, request)
+            if client is not None and client.vendor.is_active:
+                request.client_id, request.charp_unverified = client.client_id, True
+                return True
+        request.client = None
+        return self._authenticate_by_row(client_id, request)
+
+    def _verify_client(self, request) -> None:
+        if getattr(request, "charp_unverified", False):
+            request.charp_unverified = False
+            if not self._authenticate_by_row(None, request):
+                raise errors.InvalidClientError(request=request)
+
+    def _authenticate_by_row(self, client_id, request) -> bool:
+        """The client of the refresh token's row, read with it (older tokens, and any answer but a new pair)."""
+        presented = request.refresh_token
         # Several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)), all of one client: the
         # read orders them by `revoked`, which that unique index serves, never by id, whose ORDER BY id LIMIT 1 lets
         # PostgreSQL walk the primary key instead when its statistics are missing (after a restore or a bulk load):
@@ -451,14 +567,12 @@ class RefreshValidator(Validator):
         if client_id and client_id != owner:
             return False
         request.client = client  # read with the refresh token, from the database
-        request_log.identify(client.vendor.pk)  # the refresh token is this endpoint's credential
+        self._identify(client)  # a suspended client's refusal is in its request log too
         if not client.vendor.is_active:
             raise errors.UnauthorizedClientError(
                 description="This client is suspended. Contact Charp support to reactivate it.", request=request
             )
         request.client_id = owner
-        client_id_var.set(owner)  # for the access log
-        metrics.plan_var.set(client.vendor.plan.code)
         return True
 
     @staticmethod

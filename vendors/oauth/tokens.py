@@ -1,4 +1,5 @@
-"""Access tokens are HS256 JWTs with RFC 9068 claims, verified by PyJWT; refresh tokens are opaque random strings.
+"""Access tokens are HS256 JWTs with RFC 9068 claims, verified by PyJWT; refresh tokens are opaque to clients,
+`<client_id>.<grant>.<random>` (see `generate_refresh_token`).
 
 Signing is by hand, to PyJWT's bytes (tested): every token request signs one; jwt.encode took 27 µs, our signer 17.
 """
@@ -7,9 +8,11 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
@@ -46,8 +49,44 @@ def effective_scopes(request) -> list[str]:
 
 
 def generate_refresh_token(request) -> str:
-    """An opaque 256-bit refresh token; set explicitly or DOT would make refresh tokens JWTs too."""
-    return secrets.token_urlsafe(32)
+    """`<client_id>.<grant>.<random>`: the client ID, the grant (the scope the new access token's row keeps,
+    base64url) and 256 random bits; set explicitly or DOT would make refresh tokens JWTs too.
+
+    The client ID lets a refresh take its client, vendor and plan from the worker's cache and count its issuance in
+    its first round trip, as /auth/token does; the grant lets it sign the new access token before its one statement
+    (vendors/oauth/writes.py). Neither can be forged: the row is found by the checksum of the whole value, and the
+    rotation also checks that client and grant against the rows. Clients treat the value as opaque (docs)."""
+    grant = generate_refresh_token_grant(" ".join(request.scopes or []))
+    return f"{request.client.client_id}.{grant}.{secrets.token_urlsafe(32)}"
+
+
+def generate_refresh_token_grant(scope: str) -> str:
+    """The grant part of a refresh token: its scope, base64url without padding."""
+    return _b64encode(scope.encode())
+
+
+@dataclass(frozen=True)
+class NamedRefresh:
+    """What a refresh token of the `<client_id>.<grant>.<random>` format says about itself (unverified)."""
+
+    client_id: str
+    scope: str
+
+
+_NAMED_REFRESH = re.compile(r"(?P<client>[A-Za-z0-9]{1,100})\.(?P<grant>[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]{43}")
+
+
+def named_refresh(token: object) -> NamedRefresh | None:
+    """The client and grant a refresh token names, or None for one of the older, wholly random format (which keep
+    working until they expire) and for anything else."""
+    found = _NAMED_REFRESH.fullmatch(token) if isinstance(token, str) else None
+    if found is None or found["client"] == HEADER:  # an access token has the same shape
+        return None
+    try:
+        scope = base64.urlsafe_b64decode(found["grant"] + "=" * (-len(found["grant"]) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return NamedRefresh(found["client"], scope)
 
 
 def token_checksum(token: str) -> str:

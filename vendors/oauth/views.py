@@ -18,6 +18,7 @@ from vendors.limits import store
 from vendors.limits.failures import token_endpoint_budget
 from vendors.oauth import client_auth
 from vendors.oauth.server import RefreshValidator, Validator
+from vendors.oauth.tokens import named_refresh
 
 MAX_PARAMETER_LENGTH = 4096
 LIMIT_HEADERS = ("Retry-After", "RateLimit-Policy", "RateLimit")
@@ -184,12 +185,15 @@ class OAuthView(View):
         # One round trip before any database work: the failure budget of this address (and client ID), the presented
         # client's cache tags and, for a client-credentials grant, one more token counted against its hourly limit.
         guard = token_endpoint_budget(request, presented.client_id)
-        counts_issuance = (
-            self.issues_tokens and params.get("grant_type") == "client_credentials" and bool(presented.client_id)
-        )
-        check = guard.check(presented.client_id, count_issuance=counts_issuance)
+        tagged, counts_issuance = self.tagged_client(params, presented)
+        check = guard.check(tagged, count_issuance=counts_issuance)
         token_request = client_auth.TokenRequest(
-            presented, check.tags, check.issued, address=client_address(request), judges_address=self.issues_tokens
+            presented,
+            check.tags,
+            check.issued,
+            address=client_address(request),
+            judges_address=self.issues_tokens,
+            tagged_client_id=tagged,
         )
         with client_auth.handling(token_request) as handled:
             try:
@@ -219,6 +223,12 @@ class OAuthView(View):
                 for name, value in handled.issuance.headers().items():
                     response[name] = value
         return response
+
+    def tagged_client(self, params: dict[str, str], presented: client_auth.Presented) -> tuple[str, bool]:
+        """The client whose cache tags the first round trip reads (the one presented), and whether it also counts
+        the token asked for against that client's hourly issuance (a client-credentials grant)."""
+        counts = self.issues_tokens and params.get("grant_type") == "client_credentials" and bool(presented.client_id)
+        return presented.client_id, counts
 
     @staticmethod
     def _slow_down(wait: int) -> HttpResponse:
@@ -252,6 +262,15 @@ class RefreshView(OAuthView):
     default_grant_type = "refresh_token"
     validator_class = RefreshValidator
     endpoint = "refresh"
+
+    def tagged_client(self, params, presented):
+        """A refresh token that names its client (vendors/oauth/tokens.py) gets that client's tags and its issuance
+        count in the first round trip, as /auth/token does; credentials for another client leave it to the
+        validator (which refuses them)."""
+        named = named_refresh(params.get("refresh_token")) if params.get("grant_type") == "refresh_token" else None
+        if named is None or presented.client_id not in ("", named.client_id):
+            return super().tagged_client(params, presented)
+        return named.client_id, True
 
     def respond(self, request, params):
         if params["grant_type"] != "refresh_token":

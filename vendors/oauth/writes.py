@@ -33,8 +33,8 @@ def direct_insert() -> bool:
 
 
 @functools.cache
-def _fields(model: type[Model], skip: str | None = None) -> tuple:
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname != skip)
+def _fields(model: type[Model], *skip: str) -> tuple:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in skip)
 
 
 def _columns(fields) -> str:
@@ -150,6 +150,7 @@ class Rotation(enum.Enum):
     ROTATED = "rotated"
     VENDOR_CHANGED = "vendor changed"  # suspended, its tokens revoked or its secret rotated with revocation
     ALREADY_USED = "already used"  # a concurrent refresh of the same token rotated it first
+    NOT_LIVE = "not live"  # (rotate_presented) no live refresh token of that client and grant has this checksum
 
 
 def _rotation_parts() -> tuple[str, str, str, str]:
@@ -236,3 +237,117 @@ def _rotate_on_sqlite(db, previous, vendor, retire_values, access_values, refres
         access_id = cursor.fetchone()[0]
         cursor.execute(f"{insert_refresh}, %s RETURNING id", [*refresh_values, access_id])
         return access_id, cursor.fetchone()[0]
+
+
+# The checks of DOT's validate_refresh_token on a live row, and the grant the caller signed the new access token
+# with: the refresh token under this checksum, not revoked, of this client, bound to an access token of this scope
+# that is not older than the refresh token's lifetime allows.
+_LIVE = (
+    "SELECT r.id, r.access_token_id, r.token_family, a.token_checksum FROM {refresh} r "
+    "JOIN {access} a ON a.id = r.access_token_id WHERE r.token_checksum = %s AND r.revoked IS NULL "
+    "AND r.application_id = %s AND a.scope = %s AND a.expires > %s"
+)
+
+
+def _presented_parts() -> tuple[str, str, str]:
+    """The live row's SELECT, and the INSERTs of the new pair taking the previous row's id and family from it."""
+    quote = connection.ops.quote_name
+    access_table, refresh_table = quote(AccessToken._meta.db_table), quote(RefreshToken._meta.db_table)
+    access = _fields(AccessToken, "source_refresh_token_id")
+    refresh = _fields(RefreshToken, "access_token_id", "token_family")
+    live = _LIVE.format(refresh=refresh_table, access=access_table)
+    insert_access = (
+        f"INSERT INTO {access_table} ({_columns(access)}, source_refresh_token_id) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(access))}"
+    )
+    insert_refresh = (
+        f"INSERT INTO {refresh_table} ({_columns(refresh)}, token_family, access_token_id) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(refresh))}"
+    )
+    return live, insert_access, insert_refresh
+
+
+@functools.cache
+def _presented_statement() -> str:
+    """PostgreSQL: find the live row and rotate it, in one statement, under the vendor's share lock.
+
+    `live` reads the statement's snapshot; the UPDATE then locks the row and re-checks `revoked IS NULL` on the
+    version a concurrent rotation committed, so of concurrent refreshes only the first writes (as in
+    `_rotation_statement`). The last SELECT always answers one row: whether the vendor still matched, the ended access
+    token's checksum (NULL when no live row matched), the previous row's id and family and the new ids (NULL when
+    nothing was written)."""
+    quote = connection.ops.quote_name
+    access_table, refresh_table = quote(AccessToken._meta.db_table), quote(RefreshToken._meta.db_table)
+    live, insert_access, insert_refresh = _presented_parts()
+    return (
+        f"WITH {_UNFLUSHED}, vendor AS ({_issuance_check()}), live AS ({live}), "  # noqa: S608 (names from models)
+        f"previous AS (UPDATE {refresh_table} SET revoked = %s, updated = %s, access_token_id = NULL "
+        "WHERE id = (SELECT id FROM live) AND revoked IS NULL AND EXISTS (SELECT 1 FROM vendor, unflushed) "
+        "RETURNING id, token_family), "
+        f"ended AS (DELETE FROM {access_table} WHERE id = (SELECT access_token_id FROM live) "
+        "AND EXISTS (SELECT 1 FROM previous)), "
+        f"access AS ({insert_access}, previous.id FROM previous RETURNING id), "
+        f"refresh AS ({insert_refresh}, previous.token_family, access.id FROM previous, access "
+        "RETURNING id, access_token_id) "
+        "SELECT EXISTS (SELECT 1 FROM vendor), live.token_checksum, previous.id, previous.token_family, refresh.id, "
+        "refresh.access_token_id FROM (VALUES (1)) AS one LEFT JOIN live ON true LEFT JOIN previous ON true "
+        "LEFT JOIN refresh ON true"
+    )
+
+
+def rotate_presented(
+    checksum: str, scope: str, alive_after, access: AccessToken, refresh: RefreshToken, vendor: Vendor
+) -> tuple[Rotation, str | None]:
+    """`rotate_token_pair` for a refresh token known only by its checksum and the client and grant it names
+    (vendors/oauth/tokens.py): NOT_LIVE when no live row of `access.application` with that grant, whose access token
+    expires after `alive_after`, has it (nothing written; the caller reads the row to say why). On ROTATED the new
+    pair is saved (source_refresh_token and token_family set), and the ended access token's checksum comes back."""
+    db = connections[DEFAULT_DB_ALIAS]
+    stamp = RefreshToken._meta.get_field("revoked").get_db_prep_save(timezone.now(), db)
+    expiry = AccessToken._meta.get_field("expires").get_db_prep_save(alive_after, db)
+    live_values = [checksum, access.application_id, scope, expiry]
+    access_values = _values(access, _fields(AccessToken, "source_refresh_token_id"), db)
+    refresh_values = _values(refresh, _fields(RefreshToken, "access_token_id", "token_family"), db)
+    if db.vendor == "sqlite":
+        outcome = _rotate_presented_on_sqlite(db, vendor, live_values, stamp, access_values, refresh_values)
+    else:
+        with db.cursor() as cursor:
+            cursor.execute(
+                _presented_statement(),
+                [*_issuance_params(vendor), *live_values, stamp, stamp, *access_values, *refresh_values],
+            )
+            vendor_matched, ended, previous_id, family, refresh_id, access_id = cursor.fetchone()
+        if ended is None:
+            outcome = Rotation.NOT_LIVE
+        elif refresh_id is None:
+            outcome = Rotation.ALREADY_USED if vendor_matched else Rotation.VENDOR_CHANGED
+        else:
+            outcome = (ended, previous_id, family, access_id, refresh_id)
+    if isinstance(outcome, Rotation):
+        return outcome, None
+    ended, previous_id, family, access.pk, refresh.pk = outcome
+    access.source_refresh_token_id = previous_id
+    refresh.token_family = RefreshToken._meta.get_field("token_family").to_python(family)
+    _saved(access, refresh)
+    return Rotation.ROTATED, ended
+
+
+def _rotate_presented_on_sqlite(db, vendor, live_values, stamp, access_values, refresh_values) -> Rotation | tuple:
+    """The same rows as five statements in one transaction: the refusal, or (ended access token checksum, previous
+    id, family, new access id, new refresh id)."""
+    live, insert_access, insert_refresh = _presented_parts()
+    retire, delete, _, _ = _rotation_parts()
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute(live, live_values)
+        found = cursor.fetchone()
+        if found is None:
+            return Rotation.NOT_LIVE
+        previous_id, access_token_id, family, ended = found
+        cursor.execute(retire.format(vendor=_issuance_check()), [stamp, stamp, previous_id, *_issuance_params(vendor)])
+        if cursor.fetchone() is None:
+            return Rotation.ALREADY_USED if issuance_lock(vendor) else Rotation.VENDOR_CHANGED
+        cursor.execute(delete, [access_token_id])
+        cursor.execute(f"{insert_access}, %s RETURNING id", [*access_values, previous_id])
+        access_id = cursor.fetchone()[0]
+        cursor.execute(f"{insert_refresh}, %s, %s RETURNING id", [*refresh_values, family, access_id])
+        return ended, previous_id, family, access_id, cursor.fetchone()[0]
