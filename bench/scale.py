@@ -6,7 +6,8 @@
 2. BEFORE: wrk drives token issuance, refresh (each refresh token of a fresh pool sent once) and an authenticated
    list; in-process, the hot SQL statements are timed one by
    one: the access-token lookup by checksum (the statement the app runs for GET /brands, captured and replayed), the
-   refresh-token lookup by checksum (likewise from POST /auth/refresh) and the two INSERTs of a token issuance
+   refresh-token lookup by checksum (likewise from POST /auth/refresh; a refresh token that names its client is found
+   inside the rotation statement, so its ORM equivalent is timed) and the two INSERTs of a token issuance
    (timed inside real POST /auth/token requests through Django's test client). EXPLAIN (ANALYZE, BUFFERS) shows the
    plans of both lookups.
 3. --rows expired rows are inserted into each token table with set-based SQL, shaped so that every one of them is
@@ -176,7 +177,8 @@ def in_process(creds: list, n_issue: int, n_lookup: int) -> dict:
             if sql.lstrip().startswith("SELECT") and f'FROM "{table}"' in sql and checksum in (params or ()):
                 return sql, list(params), checksum, "as the app ran it"
         sql, params = fallback.filter(token_checksum=checksum).query.sql_with_params()
-        return sql, list(params), checksum, "ORM equivalent (the app ran no such query: cached?)"
+        # The access token came from the worker's cache; a refresh found its row inside the rotation statement.
+        return sql, list(params), checksum, "ORM equivalent (the app ran no such SELECT)"
 
     from oauth2_provider.models import AccessToken, RefreshToken
 
