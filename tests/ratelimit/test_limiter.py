@@ -208,7 +208,7 @@ def test_ending_a_token_moves_the_auth_tag_but_not_the_clients(store):
     assert first.client is not None and hit(store, None).tags == first
     bump(store, (vendor_key("c1"), "t"))
     ended = tags(store)
-    assert ended.auth != first.auth and ended.client == first.client and ended.of_client == first.client
+    assert ended.auth != first.auth and ended.client == first.client
     bump(store, (vendor_key("c1"), "a"))
     assert tags(store).client != ended.client and tags(store).auth != ended.auth
     other = tags(store, "c2")

@@ -183,7 +183,7 @@ def cached_client(client_id: str, tags: store.Tags | None) -> Application | None
     Unknown client IDs are kept too (as None), so a known and an unknown ID cost the same once seen."""
     if tags is None or settings.AUTH_CACHE_SECONDS <= 0:
         return client_with_vendor(client_id)
-    tag = tags.of_client
+    tag = tags.client
     cached = copies.clients.get(client_id)
     if cached is not None and cached[0] == tag:
         return cached[1]

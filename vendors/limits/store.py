@@ -279,17 +279,12 @@ SCRIPTS = {
 @dataclass(frozen=True)
 class Tags:
     """The cache versions of one vendor: `auth` covers its client, vendor row, plan and tokens; `data` its brands
-    and campaigns; `client` (where read) its client, vendor row and plan only, so that ending one of its tokens
-    (a refresh's rotation) leaves the worker's copy of its client good."""
+    and campaigns; `client` its client, vendor row and plan only, so that ending one of its tokens (a refresh's
+    rotation) leaves the worker's copy of its client good."""
 
     auth: str
     data: str
-    client: str | None = None
-
-    @property
-    def of_client(self) -> str:
-        """The tag a copy of the vendor's client is kept under."""
-        return self.auth if self.client is None else self.client
+    client: str
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,17 @@ def refuse_scopes_beyond_the_plan(scopes: list[str], client, request) -> None:
         )
 
 
-def refuse_other_addresses(client, request) -> None:
-    """403 address_not_allowed when the client's allow-list does not include the caller's address (token and refresh
-    requests; vendors/oauth/addresses.py)."""
+def address_refused(client) -> bool:
+    """Whether the client's allow-list leaves out the caller's address, where this endpoint judges it (token and
+    refresh requests; vendors/oauth/addresses.py)."""
     current = client_auth.current()
-    if current.judges_address and not client.vendor.admits(current.address):
-        raise AddressNotAllowed(current.address, request=request)
+    return current.judges_address and not client.vendor.admits(current.address)
+
+
+def refuse_other_addresses(client, request) -> None:
+    """403 address_not_allowed when `address_refused`."""
+    if address_refused(client):
+        raise AddressNotAllowed(client_auth.current().address, request=request)
 
 
 def unknown_refresh_token(presented: str) -> str:
@@ -249,8 +254,7 @@ class Validator(OAuth2Validator):
             return None
         if getattr(request, "charp_fell_back", False):
             return None
-        current = client_auth.current()
-        if current.judges_address and not client.vendor.admits(current.address):
+        if address_refused(client):
             return None
         if request.scope:
             asked, granted = utils.scope_to_list(request.scope), utils.scope_to_list(named.scope)
@@ -258,6 +262,7 @@ class Validator(OAuth2Validator):
             if not all(scope in granted and scope in known and plan.allows(scope) for scope in asked):
                 return None
         if settings.RATELIMIT_ENABLED:
+            current = client_auth.current()
             if current.issued is None or current.tagged_client_id != client.client_id:
                 return None  # counted once its row is found (Redis unavailable, or a refresh at /auth/token)
             if Issuance(client.vendor.plan, current.issued).exceeded:
