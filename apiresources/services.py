@@ -59,11 +59,13 @@ def _duplicate_name(name: str) -> ValidationError:
 
 
 def brand_create(*, vendor: Vendor, name: str, website: str = "", description: str = "") -> Brand:
+    brand = Brand(vendor=vendor, name=name, website=website, description=description)
     try:
         with _one_statement():
-            return Brand.objects.create(vendor=vendor, name=name, website=website, description=description)
+            brand.insert()
     except IntegrityError:  # brand_name_unique_per_vendor
         raise _duplicate_name(name) from None
+    return brand
 
 
 def brand_update(*, brand: Brand, if_updated_at: datetime | None = None, **changes: str) -> Brand:
@@ -126,13 +128,13 @@ def campaign_create(
     if brand.vendor_id != vendor.pk:
         raise ValidationError({"brand": "No such brand among yours."})
     fields = {"name": name, "objective": objective, "status": status, "budget": budget, "currency": currency}
+    campaign = Campaign(vendor=vendor, brand=brand, start_date=start_date, end_date=end_date, **fields)
     try:
         with _one_statement():
-            return Campaign.objects.create(
-                vendor=vendor, brand=brand, start_date=start_date, end_date=end_date, **fields
-            )
+            campaign.insert()
     except IntegrityError:  # the serializer checked the other constraints: the brand was deleted meanwhile
         raise _brand_gone() from None
+    return campaign
 
 
 def _brand_gone() -> ValidationError:

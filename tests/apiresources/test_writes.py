@@ -1,7 +1,11 @@
 """Brand and campaign writes are one statement each (apiresources/services.py): the database's constraints answer
 duplicates and brands in use, and a row deleted meanwhile is never written back."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from apiresources import services
 from apiresources.models import Brand, Campaign
@@ -51,6 +55,33 @@ def test_campaign_writes_cost_two_statements(client, brand, django_assert_num_qu
     with django_assert_num_queries(2):
         assert client.delete(path).status_code == 204
     assert not Campaign.objects.exists()
+
+
+def _row(model, pk) -> dict:
+    """Every column of a stored row but the ones two creates cannot share: the id, the name, the timestamps."""
+    values = model.objects.filter(pk=pk).values().get()
+    return {key: value for key, value in values.items() if key not in ("id", "name", "created_at", "updated_at")}
+
+
+def test_a_create_writes_the_row_save_would(brand, enterprise_vendor):
+    """The creates' one INSERT (CachedModel.insert) stores what Model.save() stores, timestamps set as save() sets
+    them, with its id read back."""
+    vendor = enterprise_vendor.vendor
+    before = timezone.now()
+    inserted = services.brand_create(vendor=vendor, name="Globex", website="https://globex.example", description="x")
+    saved = Brand.objects.create(vendor=vendor, name="Saved", website="https://globex.example", description="x")
+    assert inserted.pk and not inserted._state.adding
+    assert _row(Brand, inserted.pk) == _row(Brand, saved.pk)
+    stored = Brand.objects.get(pk=inserted.pk)
+    assert (stored.created_at, stored.updated_at) == (inserted.created_at, inserted.updated_at)
+    assert before <= stored.created_at <= stored.updated_at <= timezone.now()
+
+    fields = {"objective": "sales", "status": "active", "budget": Decimal("1234.50"), "currency": "EUR"}
+    dates = {"start_date": date(2027, 1, 1), "end_date": date(2027, 2, 1)}
+    inserted = services.campaign_create(vendor=vendor, brand=brand, name="Launch", **fields, **dates)
+    saved = Campaign.objects.create(vendor=vendor, brand=brand, name="Saved", **fields, **dates)
+    assert _row(Campaign, inserted.pk) == _row(Campaign, saved.pk)
+    assert Campaign.objects.get(pk=inserted.pk).updated_at == inserted.updated_at
 
 
 def test_a_brand_with_campaigns_is_not_deleted(client, brand, enterprise_vendor):

@@ -1,7 +1,7 @@
 """Plan limits on the resource APIs, through the real token endpoint and the real views (one process)."""
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.test import override_settings
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from vendors import services
 from vendors.limits import metering, store
-from vendors.limits.plan import month_bounds
+from vendors.limits.plan import _periods, month_bounds
 from vendors.models import Plan, UsageDay
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +45,24 @@ def set_plan_limits(code: str, **values) -> None:
     for name, value in values.items():
         setattr(plan, name, value)
     plan.save()
+
+
+EET = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("now", "month", "day", "start", "following"),
+    [
+        (datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC), "202612", "2026-12-31", (2026, 12, 1), (2027, 1, 1)),
+        (datetime(2027, 2, 28, 12, tzinfo=UTC), "202702", "2027-02-28", (2027, 2, 1), (2027, 3, 1)),
+        # 1 March 01:30 at UTC+2 is still February in UTC: counted and reset on UTC's calendar.
+        (datetime(2027, 3, 1, 1, 30, tzinfo=EET), "202702", "2027-02-28", (2027, 2, 1), (2027, 3, 1)),
+    ],
+)  # fmt: skip
+def test_months_and_days_are_utc_calendar_ones(now, month, day, start, following):
+    expected = (datetime(*start, tzinfo=UTC), datetime(*following, tzinfo=UTC))
+    assert month_bounds(now) == expected
+    assert _periods(now) == (month, day, expected[1])
 
 
 def test_every_response_carries_the_policy_and_the_current_standing(free_vendor, as_vendor):

@@ -68,6 +68,16 @@ def test_a_plan_queryset_update_reaches_a_cached_token(api, standard_vendor, tok
     assert api.get("/brands").status_code == 403
 
 
+def test_a_new_row_inserted_in_one_statement_reaches_a_cached_page(api, free_vendor, token_for, cached):
+    """CachedModel.insert() (the API's creates) bypasses save() and its post_save: it announces the row itself."""
+    vendor = free_vendor.vendor
+    cached(token_for(free_vendor))
+
+    Brand(vendor=vendor, name="Inserted").insert()
+
+    assert names(api) == ["Inserted"]
+
+
 def test_brand_queryset_writes_reach_a_cached_page(api, free_vendor, token_for, cached):
     vendor = free_vendor.vendor
     Brand.objects.create(vendor=vendor, name="Acme")

@@ -20,26 +20,15 @@ import enum
 import functools
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Model
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
-from vendors.models import Vendor
+from vendors.models import Vendor, insert_columns, insert_fields, insert_values
 
 
 def direct_insert() -> bool:
     """Whether insert_token_pair can write the rows on this database: PostgreSQL and SQLite."""
     return connection.vendor in ("postgresql", "sqlite")
-
-
-@functools.cache
-def _fields(model: type[Model], *skip: str) -> tuple:
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in skip)
-
-
-def _columns(fields) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(quote(f.column) for f in fields)
 
 
 # A CTE that turns off the wait for the WAL flush for the statement's own implicit transaction: set_config(..., true)
@@ -52,14 +41,14 @@ _UNFLUSHED = "unflushed AS (SELECT set_config('synchronous_commit', 'off', true)
 def _statement() -> str:
     """The SQL, built once per process from the models."""
     quote = connection.ops.quote_name
-    access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
+    access, refresh = insert_fields(AccessToken), insert_fields(RefreshToken, "access_token_id")
 
     # Names come from the models and every value is a bound parameter: nothing here is user input.
     return (
         f"WITH {_UNFLUSHED}, vendor AS ({_issuance_check()}), "  # noqa: S608
-        f"access AS (INSERT INTO {quote(AccessToken._meta.db_table)} ({_columns(access)}) "
+        f"access AS (INSERT INTO {quote(AccessToken._meta.db_table)} ({insert_columns(access)}) "
         f"SELECT {', '.join(['%s'] * len(access))} FROM vendor, unflushed RETURNING id) "
-        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({_columns(refresh)}, access_token_id) "
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({insert_columns(refresh)}, access_token_id) "
         f"SELECT {', '.join(['%s'] * len(refresh))}, id FROM access RETURNING id, access_token_id"
     )
 
@@ -92,21 +81,16 @@ def _issuance_params(vendor: Vendor) -> list:
     return [vendor.pk, Vendor.Status.ACTIVE, vendor.token_generation]
 
 
-def _values(instance: Model, fields: tuple, db) -> list:
-    """Database values of a new row, as Django's INSERT would send them (pre_save included)."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
-
-
 @functools.cache
 def _sqlite_statements() -> tuple[str, str]:
     quote = connection.ops.quote_name
-    access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
+    access, refresh = insert_fields(AccessToken), insert_fields(RefreshToken, "access_token_id")
 
     # Names come from the models and every value is a bound parameter: nothing here is user input.
     return (
-        f"INSERT INTO {quote(AccessToken._meta.db_table)} ({_columns(access)}) "  # noqa: S608
+        f"INSERT INTO {quote(AccessToken._meta.db_table)} ({insert_columns(access)}) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(access))} WHERE EXISTS ({_issuance_check()}) RETURNING id",
-        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({_columns(refresh)}, access_token_id) "  # noqa: S608
+        f"INSERT INTO {quote(RefreshToken._meta.db_table)} ({insert_columns(refresh)}, access_token_id) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * (len(refresh) + 1))}) RETURNING id",
     )
 
@@ -115,8 +99,8 @@ def insert_token_pair(access: AccessToken, refresh: RefreshToken, vendor: Vendor
     """INSERT both rows if `vendor` may still be issued tokens (see `issuance_lock`); on True they are saved
     instances with their ids, as after save(); on False nothing was written."""
     db = connections[DEFAULT_DB_ALIAS]
-    access_values = _values(access, _fields(AccessToken), db)
-    refresh_values = _values(refresh, _fields(RefreshToken, "access_token_id"), db)
+    access_values = insert_values(access, insert_fields(AccessToken), db)
+    refresh_values = insert_values(refresh, insert_fields(RefreshToken, "access_token_id"), db)
     if db.vendor == "sqlite":
         access_sql, refresh_sql = _sqlite_statements()
         with transaction.atomic(), db.cursor() as cursor:
@@ -156,7 +140,7 @@ class Rotation(enum.Enum):
 def _rotation_parts() -> tuple[str, str, str, str]:
     """The SQL pieces of a rotation: retire the previous refresh token, delete its access token, insert the pair."""
     quote = connection.ops.quote_name
-    access, refresh = _fields(AccessToken), _fields(RefreshToken, "access_token_id")
+    access, refresh = insert_fields(AccessToken), insert_fields(RefreshToken, "access_token_id")
     access_table, refresh_table = quote(AccessToken._meta.db_table), quote(RefreshToken._meta.db_table)
 
     # Names come from the models and every value is a bound parameter: nothing here is user input.
@@ -165,9 +149,9 @@ def _rotation_parts() -> tuple[str, str, str, str]:
         f"WHERE id = %s AND revoked IS NULL AND EXISTS ({{vendor}}) RETURNING id"
     )
     delete = f"DELETE FROM {access_table} WHERE id = %s"  # noqa: S608
-    insert_access = f"INSERT INTO {access_table} ({_columns(access)}) SELECT {', '.join(['%s'] * len(access))}"  # noqa: S608
+    insert_access = f"INSERT INTO {access_table} ({insert_columns(access)}) SELECT {', '.join(['%s'] * len(access))}"  # noqa: S608
     insert_refresh = (
-        f"INSERT INTO {refresh_table} ({_columns(refresh)}, access_token_id) "  # noqa: S608
+        f"INSERT INTO {refresh_table} ({insert_columns(refresh)}, access_token_id) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(refresh))}"
     )
     return retire, delete, insert_access, insert_refresh
@@ -202,8 +186,8 @@ def rotate_token_pair(previous: RefreshToken, access: AccessToken, refresh: Refr
     now = timezone.now()
     stamp = previous._meta.get_field("revoked").get_db_prep_save(now, db)
     retire_values = [stamp, stamp, previous.pk]
-    access_values = _values(access, _fields(AccessToken), db)
-    refresh_values = _values(refresh, _fields(RefreshToken, "access_token_id"), db)
+    access_values = insert_values(access, insert_fields(AccessToken), db)
+    refresh_values = insert_values(refresh, insert_fields(RefreshToken, "access_token_id"), db)
     if db.vendor == "sqlite":
         outcome = _rotate_on_sqlite(db, previous, vendor, retire_values, access_values, refresh_values)
         if isinstance(outcome, Rotation):
@@ -253,15 +237,15 @@ def _presented_parts() -> tuple[str, str, str]:
     """The live row's SELECT, and the INSERTs of the new pair taking the previous row's id and family from it."""
     quote = connection.ops.quote_name
     access_table, refresh_table = quote(AccessToken._meta.db_table), quote(RefreshToken._meta.db_table)
-    access = _fields(AccessToken, "source_refresh_token_id")
-    refresh = _fields(RefreshToken, "access_token_id", "token_family")
+    access = insert_fields(AccessToken, "source_refresh_token_id")
+    refresh = insert_fields(RefreshToken, "access_token_id", "token_family")
     live = _LIVE.format(refresh=refresh_table, access=access_table)
     insert_access = (
-        f"INSERT INTO {access_table} ({_columns(access)}, source_refresh_token_id) "  # noqa: S608
+        f"INSERT INTO {access_table} ({insert_columns(access)}, source_refresh_token_id) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(access))}"
     )
     insert_refresh = (
-        f"INSERT INTO {refresh_table} ({_columns(refresh)}, token_family, access_token_id) "  # noqa: S608
+        f"INSERT INTO {refresh_table} ({insert_columns(refresh)}, token_family, access_token_id) "  # noqa: S608
         f"SELECT {', '.join(['%s'] * len(refresh))}"
     )
     return live, insert_access, insert_refresh
@@ -306,8 +290,8 @@ def rotate_presented(
     stamp = RefreshToken._meta.get_field("revoked").get_db_prep_save(timezone.now(), db)
     expiry = AccessToken._meta.get_field("expires").get_db_prep_save(alive_after, db)
     live_values = [checksum, access.application_id, scope, expiry]
-    access_values = _values(access, _fields(AccessToken, "source_refresh_token_id"), db)
-    refresh_values = _values(refresh, _fields(RefreshToken, "access_token_id", "token_family"), db)
+    access_values = insert_values(access, insert_fields(AccessToken, "source_refresh_token_id"), db)
+    refresh_values = insert_values(refresh, insert_fields(RefreshToken, "access_token_id", "token_family"), db)
     if db.vendor == "sqlite":
         outcome = _rotate_presented_on_sqlite(db, vendor, live_values, stamp, access_values, refresh_values)
     else:
