@@ -78,7 +78,8 @@ MIDDLEWARE = [
     # A database outage inside a view is a JSON 503 with Retry-After, never a 500 (see charp/http/errors.py).
     "charp.http.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # OPTIONS and undeclared methods on API paths, answered before CSRF, the gate or a view (charp/http/methods.py).
+    # OPTIONS and undeclared methods on API paths, answered in its process_view: listed before CsrfViewMiddleware, so
+    # before CSRF, the gate or a view (charp/http/methods.py).
     "charp.http.methods.MethodMiddleware",
     # Sessions, the staff user and messages serve the staff portal only (/admin/): skipped for the API.
     "charp.http.staff_only.StaffSessionMiddleware",

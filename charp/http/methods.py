@@ -1,13 +1,20 @@
-"""Which HTTP methods each API path takes, answered before any view, token or CSRF check runs.
+"""Which HTTP methods each API path takes, answered once Django has resolved the URL but before any view, token or
+CSRF check runs.
 
 An undeclared method (DELETE /brands, TRACE on the metadata, an unknown one such as QUERY) is a JSON 405 in the
 API's error shape with `Allow`; OPTIONS is a bodiless 204 with the same `Allow`. Both need no token: they tell
 nothing that /docs does not, and an OPTIONS (a CORS preflight, should CORS ever be added) never carries one. Neither
 is counted against a plan. The staff portal (/admin/) and unknown paths (the JSON 404) are left alone.
+
+The answer is given in `process_view`, from the view Django has just resolved, rather than by resolving the URL a
+second time before it: that resolve cost 9.9 µs (/brands) to 12.3 µs (/auth/token) of a 0.6-1.2 ms request
+(timeit of `resolve`). View middleware runs in MIDDLEWARE order and this one is listed before
+CsrfViewMiddleware, whose check is its own `process_view`; the gate and the view come after both. The answer then
+goes back out through every middleware's response side like any other (X-Frame-Options, the request ID, the access
+log and the metrics, which find its `resolver_match`).
 """
 
 from django.http import HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
 
 # In the order of Django's View.http_method_names, which is the order DRF writes its own Allow header in.
 ORDER = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
@@ -50,20 +57,19 @@ class MethodMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith("/admin/"):
-            return self.get_response(request)
-        try:
-            match = resolve(request.path_info, getattr(request, "urlconf", None))
-        except Resolver404:
-            return self.get_response(request)
-        allowed = allowed_methods(match.func)
+            return None
+        allowed = allowed_methods(view_func)
         if allowed is None:
-            return self.get_response(request)
+            return None
         if request.method == "OPTIONS":
             response = HttpResponse(status=204)
             del response["Content-Type"]
         elif request.method not in allowed:
-            view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+            view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
             # /auth/* answers in RFC 6749's error vocabulary (`invalid_request`), like its other errors.
             code = getattr(view_class, "method_not_allowed_code", "method_not_allowed")
             verbs = " or ".join(method for method in allowed if method not in ("HEAD", "OPTIONS"))
@@ -73,6 +79,6 @@ class MethodMiddleware:
             )
             response["Cache-Control"] = "no-store"
         else:
-            return self.get_response(request)
+            return None
         response["Allow"] = ", ".join(allowed)
         return response

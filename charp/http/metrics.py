@@ -87,7 +87,7 @@ def route_of(request) -> str:
     """The URL pattern that served `request`; "unmatched" for a path no endpoint serves."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        # Answered before the view was resolved (a 413 body, an OPTIONS): rare, so resolving again is affordable.
+        # Answered before the view was resolved (a 413 body, a static file): rare, so resolving again is affordable.
         try:
             match = resolve(request.path_info)
         except Resolver404:

@@ -3,6 +3,8 @@ JSON 405, both with the same `Allow` as the path's other answers, without a toke
 
 import pytest
 from django.test import Client
+from django.urls import get_resolver
+from django.urls.resolvers import URLResolver
 
 API_PATHS = {
     "/brands": "GET, POST, HEAD, OPTIONS",
@@ -65,3 +67,30 @@ def test_allow_on_an_ordinary_answer_is_the_same(as_vendor, free_vendor):
 def test_the_staff_portal_and_unknown_paths_are_left_alone(browser):
     assert browser.generic("QUERY", "/nowhere").status_code == 404
     assert browser.options("/admin/login/").status_code != 204
+
+
+@pytest.fixture
+def top_level_resolves(monkeypatch):
+    """The paths the root URL resolver is asked for; the included URLconfs' own (nested) resolves are not counted."""
+    resolved = []
+    original = URLResolver.resolve
+
+    def resolve(self, path):
+        if self is get_resolver():
+            resolved.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(URLResolver, "resolve", resolve)
+    return resolved
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("OPTIONS", "/brands"), ("DELETE", "/brands"), ("QUERY", "/auth/token"), ("GET", "/brands")]
+)
+def test_a_request_resolves_its_url_once(as_vendor, free_vendor, top_level_resolves, method, path):
+    # Django's own resolve is the only one: the answer is decided from its match, which the metrics read too.
+    client = as_vendor(free_vendor)  # its token is issued by a request to /auth/token
+    top_level_resolves.clear()
+    response = client.generic(method, path)
+    assert response.status_code == (200 if method == "GET" else 204 if method == "OPTIONS" else 405)
+    assert top_level_resolves == [path]
