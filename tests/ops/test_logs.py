@@ -10,6 +10,7 @@ import sys
 import pytest
 from django.test import Client
 
+from charp.http import logs
 from charp.http.logs import REDACTED, JsonFormatter, RedactingFilter, incoming_request_id
 from tests.conftest import get_token
 
@@ -290,3 +291,16 @@ def test_the_access_line_keeps_paths_readable_and_redacts_only_a_secret_segment(
     assert paths[:2] == ["/campaigns/12345", "/admin/vendors/vendor/1/change/"]
     assert paths[2] == f"/admin/vendors/vendor/1/secret/{REDACTED}/"
     assert reveal_id not in log_output.getvalue()
+
+
+def test_paths_left_whole_are_remembered_and_no_redacted_one_is(log_output, client):
+    """redact_path remembers the paths it leaves whole (asked twice a request), never one it redacted: a secret pasted
+    into a path is neither in the lines nor kept in the worker's memory, however often it comes."""
+    reveal_id = "Zq3_xY8-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789a"
+    for _ in range(2):
+        client.get("/campaigns/12345")
+        client.get(f"/brands/{reveal_id}")
+    paths = [line["path"] for line in lines(log_output) if line["logger"] == "charp.access"]
+    assert paths == ["/campaigns/12345", f"/brands/{REDACTED}"] * 2
+    assert "/campaigns/12345" in logs._UNCHANGED_PATHS
+    assert not any(reveal_id in path for path in logs._UNCHANGED_PATHS)
