@@ -83,7 +83,8 @@ MIDDLEWARE = [
     "charp.http.methods.MethodMiddleware",
     # Sessions, the staff user and messages serve the staff portal only (/admin/): skipped for the API.
     "charp.http.staff_only.StaffSessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, without a Content-Length on a 1xx, 204 or 304 (charp/http/common.py).
+    "charp.http.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "charp.http.staff_only.StaffAuthenticationMiddleware",
     "charp.http.staff_only.StaffMessageMiddleware",

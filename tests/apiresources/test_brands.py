@@ -60,7 +60,8 @@ def test_it_retrieves_updates_and_deletes_a_brand(client, vendor):
     assert (brand.name, brand.website) == ("Acme 2", "http://a.example")
 
     response = client.delete(f"/brands/{brand.pk}")
-    assert response.status_code == 204
+    assert response.status_code == 204 and response.content == b""
+    assert "Content-Length" not in response  # RFC 9110 §8.6
     assert not Brand.objects.filter(pk=brand.pk).exists()
 
 

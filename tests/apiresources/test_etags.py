@@ -75,6 +75,7 @@ def test_if_none_match_with_the_current_etag_is_a_304_without_a_body(client, bra
     not_modified = client.get(path, HTTP_IF_NONE_MATCH=etag)
     assert not_modified.status_code == 304
     assert not_modified.content == b""
+    assert "Content-Length" not in not_modified  # RFC 9110 §8.6: only the 200's own length, never Django's 0
     assert not_modified["ETag"] == etag
     assert not_modified["Cache-Control"] == "private, no-cache"
     assert "Authorization" in [value.strip() for value in not_modified["Vary"].split(",")]

@@ -37,6 +37,7 @@ def test_options_is_a_bodiless_204_whose_allow_lists_options(browser, path, allo
     response = browser.options(path)
     assert response.status_code == 204, response.content
     assert response.content == b""
+    assert "Content-Length" not in response  # RFC 9110 §8.6: never on a 204
     assert response["Allow"] == allow
 
 
