@@ -286,6 +286,11 @@ class Tags:
     data: str
     client: str
 
+    @classmethod
+    def from_reply(cls, auth: bytes, data: bytes, client: bytes) -> "Tags":
+        """The tags as a script hands them back."""
+        return cls(auth.decode(), data.decode(), client.decode())
+
 
 @dataclass(frozen=True)
 class Issued:
@@ -420,9 +425,7 @@ class RedisBackend:
         args += [expected_auth or "", _era()]
         keys = [window_key, quota_key, f"{_prefix()}usage:pending", *version_keys]
         *numbers, auth, data, of_client = self._eval(self._hit, keys, args)
-        return Outcome(
-            *(int(value) for value in numbers), Tags(auth.decode(), data.decode(), of_client.decode()), member
-        )
+        return Outcome(*(int(value) for value in numbers), Tags.from_reply(auth, data, of_client), member)
 
     def refund(self, *, window_key, member, quota_key, requests_field) -> bool:
         keys = [window_key, quota_key, f"{_prefix()}usage:pending"]
@@ -430,7 +433,7 @@ class RedisBackend:
 
     def tags(self, *, version_keys) -> Tags:
         auth, data, of_client = self._eval(self._tags, version_keys, [_era()])
-        return Tags(auth.decode(), data.decode(), of_client.decode())
+        return Tags.from_reply(auth, data, of_client)
 
     def bump(self, *, keys, fields, channel="", messages=()) -> bool:
         self._eval(self._bump, keys, [_era(), *fields, channel, *messages])
@@ -447,7 +450,7 @@ class RedisBackend:
         keys = [*keys, *version_keys, *([issuance_base] if counted else [])]
         wait, auth, data, count, reset, key, of_client = self._eval(self._check_and_tags, keys, args)
         issued = Issued(int(count), int(reset), key.decode()) if counted else None
-        return int(wait), Tags(auth.decode(), data.decode(), of_client.decode()), issued
+        return int(wait), Tags.from_reply(auth, data, of_client), issued
 
     def issue(self, *, base, limit, now_ms) -> tuple[bool, Issued]:
         allowed, count, reset, key = self._eval(self._issue, [base], [limit, self._now(now_ms)])
