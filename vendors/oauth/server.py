@@ -53,9 +53,16 @@ def _missing_credentials(presented: client_auth.Presented) -> str:
     return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: {SEND_CREDENTIALS}"
 
 
+def scopes_refused(scopes: list[str], client) -> tuple[list[str], list[str]]:
+    """The scopes asked for that are unknown, and those the client's plan does not include."""
+    plan = client.vendor.plan
+    unknown = [scope for scope in scopes if scope not in oauth2_settings.SCOPES]
+    return unknown, [scope for scope in scopes if not plan.allows(scope)]
+
+
 def refuse_scopes_beyond_the_plan(scopes: list[str], client, request) -> None:
     """invalid_scope naming the scopes asked for that are unknown, or that the client's plan does not include."""
-    unknown = [scope for scope in scopes if scope not in oauth2_settings.SCOPES]
+    unknown, beyond = scopes_refused(scopes, client)
     if unknown:
         raise errors.InvalidScopeError(
             description=f"Unknown scope {', '.join(repr(scope) for scope in unknown)}: ask for "
@@ -63,9 +70,8 @@ def refuse_scopes_beyond_the_plan(scopes: list[str], client, request) -> None:
             "includes.",
             request=request,
         )
-    plan = client.vendor.plan
-    beyond = [scope for scope in scopes if not plan.allows(scope)]
     if beyond:
+        plan = client.vendor.plan
         raise errors.InvalidScopeError(
             description=f"Your {plan.name} plan does not include {', '.join(repr(scope) for scope in beyond)}: ask "
             f"only for {' '.join(plan.apis) or 'nothing'}, or leave scope out for every API your plan includes.",
@@ -258,8 +264,8 @@ class Validator(OAuth2Validator):
             return None
         if request.scope:
             asked, granted = utils.scope_to_list(request.scope), utils.scope_to_list(named.scope)
-            known, plan = oauth2_settings.SCOPES, client.vendor.plan
-            if not all(scope in granted and scope in known and plan.allows(scope) for scope in asked):
+            unknown, beyond = scopes_refused(asked, client)
+            if unknown or beyond or any(scope not in granted for scope in asked):
                 return None
         if settings.RATELIMIT_ENABLED:
             current = client_auth.current()
